@@ -1,0 +1,22 @@
+"""Extractors: documents in, assertions out (see base.py for the protocol)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litkg.extractors.base import Extractor
+
+EXTRACTORS = ("spacy", "llm")
+
+
+def make_extractor(name: str = "spacy", vocabulary: str = "ml", **options: Any) -> Extractor:
+    """Build an extractor by name; heavy imports happen only for the one chosen."""
+    if name == "spacy":
+        from litkg.extractors.spacy_rules import SpacyRuleExtractor
+
+        return SpacyRuleExtractor(vocabulary=vocabulary, **options)
+    if name == "llm":
+        from litkg.extractors.llm import LLMExtractor
+
+        return LLMExtractor.from_env(vocabulary=vocabulary, **options)
+    raise ValueError(f"unknown extractor {name!r} (choose from {', '.join(EXTRACTORS)})")

@@ -1,0 +1,382 @@
+"""The pipeline's steps, usable without Prefect: ingest -> extract -> construct -> snapshot.
+
+`process_days` is what `litkg run` / `litkg backfill` and the Prefect flows call.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from litkg import schema
+from litkg.acronyms import find_abbreviations
+from litkg.construct import construct
+from litkg.documents import Batch, build_batch
+from litkg.extraction_cache import ExtractionCache
+from litkg.extractors.base import DOCUMENT_COLUMNS, Extractor
+from litkg.snapshots import write_snapshots
+from litkg.sources import iter_sources
+from litkg.store import WHOLE, Store, Transaction
+
+ASSERTION_ID = (
+    "md5(concat_ws('|', doc_id, content_hash, extractor, extractor_version, subject_start, "
+    "subject_end, relation, object_start, object_end, to_json(context)::VARCHAR, "
+    "evidence_start))"
+)
+
+
+def day_partition(day: date) -> str:
+    return f"day={day.isoformat()}"
+
+
+def days_between(start: date, end: date) -> list[date]:
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+@dataclass
+class RunSummary:
+    """What one run did: counts, notable edges and time per stage (the run's report)."""
+
+    run_id: str
+    days: list[date] = field(default_factory=list)
+    skipped_days: list[date] = field(default_factory=list)
+    documents: int = 0
+    assertions: int = 0
+    quarantined: int = 0
+    extraction_failures: int = 0
+    cached_documents: int = 0
+    changes: dict[str, int] = field(default_factory=dict)
+    top_reinforced: list[dict[str, Any]] = field(default_factory=list)
+    newly_contested: list[dict[str, Any]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "days": [d.isoformat() for d in self.days],
+            "skipped_days": [d.isoformat() for d in self.skipped_days],
+            "documents": self.documents,
+            "assertions": self.assertions,
+            "quarantined": self.quarantined,
+            "extraction_failures": self.extraction_failures,
+            "cached_documents": self.cached_documents,
+            "changes": self.changes,
+            "top_reinforced": self.top_reinforced,
+            "newly_contested": self.newly_contested,
+            "stage_seconds": self.stage_seconds,
+            "wall_s": round(self.wall_s, 3),
+        }
+
+    def to_markdown(self) -> str:
+        """The run's report as Markdown (published as a Prefect artifact by the flows)."""
+        span = (
+            f"{self.days[0]} .. {self.days[-1]}" if self.days else "no new days"
+        )
+        lines = [
+            f"# litkg run {self.run_id[:8]}: {span}",
+            "",
+            "| documents | assertions | quarantined | new edges | reinforced | contested | "
+            "retracted |",
+            "|---|---|---|---|---|---|---|",
+            f"| {self.documents} | {self.assertions} | {self.quarantined} | "
+            f"{self.changes.get('added', 0)} | {self.changes.get('reinforced', 0)} | "
+            f"{self.changes.get('contested', 0)} | {self.changes.get('retracted', 0)} |",
+            "",
+            "## Most reinforced edges",
+            "",
+            "| subject | relation | object | context | support | confidence |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in self.top_reinforced:
+            lines.append(
+                f"| {e['subject']} | {e['relation']} | {e['object']} | {e['context'] or '-'} | "
+                f"{e['support']} | {e['confidence']:.3f} |"
+            )
+        lines += ["", "## Newly contested edges", "",
+                  "| day | contested claim | context | beaten by | confidence vs winner |",
+                  "|---|---|---|---|---|"]
+        for e in self.newly_contested:
+            lines.append(
+                f"| {e['day']} | {e['subject']} {e['relation']} {e['object']} | "
+                f"{e['context'] or '-'} | {e['winner']} | "
+                f"{e['confidence']:.3f} vs {e['winner_confidence']:.3f} |"
+            )
+        lines += ["", "## Wall time per stage (s)", "",
+                  "| " + " | ".join(self.stage_seconds) + " | total |",
+                  "|" + "---|" * (len(self.stage_seconds) + 1),
+                  "| " + " | ".join(f"{v:.2f}" for v in self.stage_seconds.values())
+                  + f" | {self.wall_s:.2f} |"]
+        return "\n".join(lines) + "\n"
+
+
+# -- ingest ------------------------------------------------------------------------------------
+def read_batch(paths: Iterable[str | Path], start: date | None, end: date | None) -> Batch:
+    """Read and validate source files, keeping documents published in [start, end]."""
+    return build_batch(iter_sources(paths), start=start, end=end)
+
+
+def ingest_batch(tx: Transaction, batch: Batch) -> dict[date, int]:
+    """Merge a batch into the store; returns, per day, how many new document versions came in."""
+    new: dict[date, int] = {}
+    doc_schema = schema.table("documents").arrow_schema()
+    for day, rows in sorted(batch.documents.items()):
+        part = f"published={day.isoformat()}"
+        before = _count(tx, "documents", "published", day)
+        tx.merge_partition("documents", part, pa.Table.from_pylist(rows, schema=doc_schema))
+        new[day] = _count(tx, "documents", "published", day) - before
+    del_schema = schema.table("deletions").arrow_schema()
+    for day, rows in sorted(batch.deletions.items()):
+        part = f"deleted_on={day.isoformat()}"
+        before = _count(tx, "deletions", "deleted_on", day)
+        tx.merge_partition("deletions", part, pa.Table.from_pylist(rows, schema=del_schema))
+        if _count(tx, "deletions", "deleted_on", day) > before:
+            new[day] = new.get(day, 0) + 1
+    if batch.quarantine:
+        q_schema = schema.table("quarantine").arrow_schema()
+        tx.merge_partition("quarantine", WHOLE, pa.Table.from_pylist(batch.quarantine, schema=q_schema))
+    return new
+
+
+def _count(tx: Transaction, table: str, column: str, day: date) -> int:
+    return tx.sql(f'SELECT count(*) FROM "{table}" WHERE "{column}" = ?', [day]).fetchone()[0]
+
+
+# -- extract -----------------------------------------------------------------------------------
+def documents_of_day(tx: Transaction, day: date) -> pa.Table:
+    cols = ", ".join(DOCUMENT_COLUMNS)
+    return tx.sql(
+        f"SELECT {cols} FROM documents WHERE published = ? ORDER BY doc_id, content_hash", [day]
+    ).to_arrow_table()
+
+
+def extract_documents(
+    docs: pa.Table, extractor: Extractor, cache: ExtractionCache | None
+) -> tuple[pa.Table, list[Any], dict[str, pa.Table], int]:
+    """Assertions for `docs`, from the cache where possible; (assertions, failures, extras,
+    number of documents served from the cache)."""
+    hashes = docs.column("content_hash").to_pylist()
+    key = extractor.config_key()
+    cached, covered = cache.lookup(key, hashes) if cache else (None, set())
+    todo_mask = pa.array([h not in covered for h in hashes])
+    todo = docs.filter(todo_mask)
+    parts = [cached] if cached is not None and cached.num_rows else []
+    failures: list[Any] = []
+    extras: dict[str, pa.Table] = {}
+    if todo.num_rows:
+        result = extractor.extract(todo)
+        failures = list(result.failures)
+        extras = dict(result.extras)
+        parts.append(result.assertions)
+        failed = {f.doc_id for f in failures}
+        done = [
+            h for h, d in zip(todo.column("content_hash").to_pylist(),
+                              todo.column("doc_id").to_pylist(), strict=True) if d not in failed
+        ]
+        if cache:
+            done_set = set(done)
+            mask = pa.array([h in done_set for h in result.assertions.column("content_hash").to_pylist()])
+            cache.put(key, done, result.assertions.filter(mask))
+    if parts:
+        table = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
+    else:
+        from litkg.extractors.base import empty_assertions
+
+        table = empty_assertions()
+    return table, failures, extras, len(covered)
+
+
+def abbreviations_table(docs: pa.Table, day: date) -> pa.Table:
+    rows = []
+    for doc_id, chash, text in zip(
+        docs.column("doc_id").to_pylist(), docs.column("content_hash").to_pylist(),
+        docs.column("abstract").to_pylist(), strict=True,
+    ):
+        for ab in find_abbreviations(text or ""):
+            rows.append({"doc_id": doc_id, "content_hash": chash, "day": day,
+                         "short": ab.short, "long": ab.long, "start": ab.start})
+    return pa.Table.from_pylist(rows, schema=schema.table("abbreviations").arrow_schema())
+
+
+def write_extraction(
+    tx: Transaction, day: date, docs: pa.Table, assertions: pa.Table, failures: list[Any],
+    extras: dict[str, pa.Table], run_id: str,
+) -> int:
+    """Store one day's extraction (delete-insert by day); failures go to quarantine."""
+    tx.con.register("_extracted", assertions)
+    n = tx.replace_partition(
+        "assertions",
+        day_partition(day),
+        f"SELECT *, {ASSERTION_ID} AS assertion_id, DATE '{day.isoformat()}' AS day, "
+        f"'{run_id}' AS run_id FROM _extracted",
+    )
+    tx.con.unregister("_extracted")
+    tx.replace_partition("abbreviations", day_partition(day), abbreviations_table(docs, day))
+    for name, table in extras.items():
+        if name not in schema.tables():
+            continue
+        tx.con.register("_extra", table)
+        tx.replace_partition(
+            name, day_partition(day),
+            f"SELECT *, DATE '{day.isoformat()}' AS day, '{run_id}' AS run_id FROM _extra",
+        )
+        tx.con.unregister("_extra")
+    if failures:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = [
+            {"source_file": f"extraction of {day.isoformat()}", "line": 0, "doc_id": f.doc_id,
+             "reason": f.reason, "raw": f.raw, "quarantined_at": now}
+            for f in failures
+        ]
+        q_schema = schema.table("quarantine").arrow_schema()
+        tx.merge_partition("quarantine", WHOLE, pa.Table.from_pylist(rows, schema=q_schema))
+    return n
+
+
+# -- the whole run -----------------------------------------------------------------------------
+def committed_days(store: Store) -> set[date]:
+    if not store.exists():
+        return set()
+    with store.writer(timeout=60) as tx:
+        return {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
+
+
+def process_days(
+    store: Store,
+    days: list[date],
+    *,
+    sources: Iterable[str | Path] = (),
+    extractor: Extractor,
+    vocabulary: str = "ml",
+    force: bool = False,
+    on_day: Callable[[date, str], None] | None = None,
+    lock_timeout: float = 0,
+) -> RunSummary:
+    """Ingest `sources` for `days`, extract the days that need it, rebuild the graph, snapshot.
+
+    A day needs work unless it is already committed (has a snapshot) and got no new document
+    version in this run; `force` redoes every day (extraction still comes from the cache).
+    Everything is one transaction: a crash leaves the previous state.
+    """
+    run_id = uuid.uuid4().hex
+    summary = RunSummary(run_id=run_id)
+    t_run = time.perf_counter()
+    days = sorted(set(days))
+    if not days:
+        return summary
+    vocab = schema.vocabulary(vocabulary)
+    cache = ExtractionCache(store.cache_dir / "extract")
+    with store.writer(timeout=lock_timeout) as tx:
+        t0 = time.perf_counter()
+        new_versions: dict[date, int] = {}
+        sources = list(sources)
+        if sources:
+            batch = read_batch(sources, days[0], days[-1])
+            summary.quarantined = len(batch.quarantine)
+            wanted = set(days)
+            batch.documents = {d: v for d, v in batch.documents.items() if d in wanted}
+            batch.deletions = {d: v for d, v in batch.deletions.items() if d in wanted}
+            new_versions = ingest_batch(tx, batch)
+        summary.add_time("ingest", time.perf_counter() - t0)
+        done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
+        day_seconds: dict[date, float] = {}
+        stored_days = {
+            r[0] for r in tx.sql(
+                "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",
+                [days[0], days[-1]],
+            ).fetchall()
+        }
+        for day in days:
+            if day in done and not force and not new_versions.get(day):
+                summary.skipped_days.append(day)
+                if on_day:
+                    on_day(day, "skipped")
+                continue
+            t_day = time.perf_counter()
+            summary.days.append(day)
+            if day in stored_days:
+                docs = documents_of_day(tx, day)
+                t1 = time.perf_counter()
+                assertions, failures, extras, cached = extract_documents(docs, extractor, cache)
+                summary.add_time("extract", time.perf_counter() - t1)
+                t2 = time.perf_counter()
+                summary.assertions += write_extraction(
+                    tx, day, docs, assertions, failures, extras, run_id
+                )
+                summary.add_time("store", time.perf_counter() - t2)
+                summary.documents += docs.num_rows
+                summary.cached_documents += cached
+                summary.extraction_failures += len(failures)
+            day_seconds[day] = time.perf_counter() - t_day
+            if on_day:
+                on_day(day, "processed")
+        if summary.days:
+            t3 = time.perf_counter()
+            construct(tx, vocab)
+            construct_s = time.perf_counter() - t3
+            summary.add_time("construct", construct_s)
+            share = construct_s / len(summary.days)
+            t4 = time.perf_counter()
+            write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, run_id)
+            _summarise(tx, summary)
+            tx.commit({"vocabulary": vocab.name, "extractor": extractor.config_key(),
+                       "last_run": run_id})
+            summary.add_time("snapshot", time.perf_counter() - t4)
+    summary.wall_s = time.perf_counter() - t_run
+    return summary
+
+
+def _summarise(tx: Transaction, summary: RunSummary) -> None:
+    first = summary.days[0] - timedelta(days=1)
+    last = summary.days[-1]
+    rows = tx.sql(
+        "SELECT change, count(*) FROM changes(?, ?) GROUP BY change", [first, last]
+    ).fetchall()
+    summary.changes = {k: int(v) for k, v in rows}
+    cols = ["subject", "relation", "object", "context", "support", "confidence"]
+    summary.top_reinforced = [
+        dict(zip(cols, r, strict=True))
+        for r in tx.sql(
+            f"SELECT {', '.join(cols)} FROM edges_as_of(?) WHERE support > 1 "
+            "ORDER BY support DESC, confidence DESC, edge_id LIMIT 10",
+            [last],
+        ).fetchall()
+    ]
+    ccols = ["day", "subject", "relation", "object", "context", "confidence", "winner",
+             "winner_confidence"]
+    summary.newly_contested = [
+        dict(zip(ccols, r, strict=True))
+        for r in tx.sql(
+            """
+            SELECT c.day, c.subject, c.relation, c.object, c.context, c.confidence,
+                   w.subject || ' ' || w.relation || ' ' || w.object, w.confidence
+            FROM changes(?, ?) c
+            JOIN edges w ON w.edge_id = c.contested_by
+                AND w.valid_from <= c.day AND (w.valid_to IS NULL OR w.valid_to > c.day)
+            WHERE c.change = 'contested' ORDER BY c.day, c.edge_id
+            """,
+            [first, last],
+        ).fetchall()
+    ]
+
+
+def ingest_only(store: Store, paths: Iterable[str | Path]) -> dict[str, int]:
+    """Store documents from `paths` without processing them (`litkg ingest`)."""
+    batch = read_batch(paths, None, None)
+    with store.writer() as tx:
+        new = ingest_batch(tx, batch)
+        tx.commit()
+    return {"documents": batch.count_documents(), "new_versions": sum(new.values()),
+            "days": len(batch.days()), "quarantined": len(batch.quarantine)}

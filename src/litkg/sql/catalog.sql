@@ -1,0 +1,23 @@
+-- The SQL surface of a store, the same from `litkg query` and any DuckDB client.
+-- Stored tables are `stored_<name>`; the public names below are views over them.
+CREATE VIEW documents AS SELECT * FROM stored_documents;
+CREATE VIEW deletions AS SELECT * FROM stored_deletions;
+CREATE VIEW abbreviations AS SELECT * FROM stored_abbreviations;
+CREATE VIEW links AS SELECT * FROM stored_links;
+CREATE VIEW mentions AS SELECT * FROM stored_mentions;
+CREATE VIEW entities AS SELECT * FROM stored_entities;
+CREATE VIEW aliases AS SELECT * FROM stored_aliases;
+CREATE VIEW edges AS SELECT * FROM stored_edges;
+CREATE VIEW quarantine AS SELECT * FROM stored_quarantine;
+CREATE VIEW snapshots AS SELECT * FROM stored_snapshots;
+
+-- Assertions are immutable; their status is derived: live, retracted (their document was
+-- revised or deleted: from retracted_on on) or ignored (a re-ingested duplicate, an unknown
+-- relation, or a self-loop after entity resolution).
+CREATE VIEW assertions AS
+    SELECT a.*,
+           CASE WHEN l.assertion_id IS NULL THEN 'ignored'
+                WHEN l.retracted_on IS NULL THEN 'live' ELSE 'retracted' END AS status,
+           l.retracted_on, l.edge_id
+    FROM stored_assertions a LEFT JOIN stored_links l USING (assertion_id);
+
