@@ -20,6 +20,9 @@ import httpx
 from litkg.extractors.llm_config import LLMConfig
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+#: Connections per httpx pool. httpcore's pool does O(connections) work per request, which
+#: caps one pool of 64 at ~70 req/s on a small CPU; lanes of 8 pools keep it ~4x faster.
+LANE_SIZE = 8
 
 
 @dataclass
@@ -100,25 +103,32 @@ class ChatClient:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._sem = asyncio.Semaphore(config.concurrency)
-        self._http: httpx.AsyncClient | None = None
+        n_lanes = -(-config.concurrency // LANE_SIZE)
+        self._lane_size = -(-config.concurrency // n_lanes)
+        self._lanes: list[httpx.AsyncClient] = []
+        self._lane_load = [0] * n_lanes
         headers = {"Content-Type": "application/json"}
         if config.api_key is not None:
             headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         self._headers = headers
 
     async def __aenter__(self) -> ChatClient:
-        limit = self.config.concurrency
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s),
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-            headers=self._headers,
-        )
+        size = self._lane_size
+        self._lanes = [
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(self.config.timeout_s,
+                                      connect=self.config.connect_timeout_s),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                headers=self._headers,
+            )
+            for _ in self._lane_load
+        ]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            await lane.aclose()
 
     def pick(self, avoid: str | None = None) -> Replica:
         """The next replica: round-robin, or least-busy (ties in round-robin order)."""
@@ -161,7 +171,7 @@ class ChatClient:
         seed: int | None = None,
     ) -> Completion:
         """Ask for `n` samples in one request; retried with backoff; LLMRequestError if it fails."""
-        if self._http is None:
+        if not self._lanes:
             raise RuntimeError("use `async with ChatClient(...)`")
         body = self.request_body(messages, n, response_format, seed)
         avoid: str | None = None
@@ -199,15 +209,19 @@ class ChatClient:
         )
 
     async def _post(self, replica: Replica, body: dict[str, Any]) -> Completion:
-        assert self._http is not None
         url = replica.url + "/chat/completions"
+        # called holding the semaphore, so some lane has a free connection: the least loaded
+        lane = min(range(len(self._lanes)), key=self._lane_load.__getitem__)
+        self._lane_load[lane] += 1
         try:
             async with asyncio.timeout(self.config.timeout_s):
-                response = await self._http.post(url, json=body)
+                response = await self._lanes[lane].post(url, json=body)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise _Retryable(f"timeout after {self.config.timeout_s}s ({url})") from exc
         except httpx.TransportError as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc} ({url})") from exc
+        finally:
+            self._lane_load[lane] -= 1
         status = response.status_code
         if status in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} ({url})", _retry_after(response.headers))

@@ -165,9 +165,19 @@ class Triple:
     contexts: list[tuple[str, Arg]] = field(default_factory=list)
 
 
+PRONOUNS = {"i", "we", "you", "he", "she", "it", "they", "me", "us", "him", "her", "them",
+            "this", "that", "these", "those", "which", "who", "whom", "what", "one", "ones",
+            "both", "each", "all", "some", "others", "itself", "themselves", "ours", "theirs"}
+
+
+def _is_pronoun(tok: Any) -> bool:
+    # by word, not tag: the small model tags unknown names like "ConvNeXt" as PRON
+    return tok.lower_ in PRONOUNS or (tok.pos_ == "DET" and tok.dep_ != "compound")
+
+
 def _span(head: Any) -> Arg | None:
     """The noun phrase headed by `head`: contiguous pre-modifiers, no determiner or clauses."""
-    if head.pos_ in ("PRON", "DET") or head.lower_ in GENERIC_HEADS and not any(
+    if _is_pronoun(head) or head.lower_ in GENERIC_HEADS and not any(
         c.dep_ in ("compound", "amod", "nmod") for c in head.lefts
     ):
         return None
@@ -260,7 +270,8 @@ def _qualifier(prep: Any, pobj: Any, vocab_name: str) -> str | None:
         return "metric"
     if prep.lower_ in ("on", "across", "over") and (
         pobj.pos_ == "PROPN" or words & DATASET_WORDS or any(
-            t.is_upper or any(ch.isdigit() for ch in t.text) for t in pobj.subtree
+            # names: capitalised or with digits ("HotpotQA", "CIFAR-10") after "on"
+            t.text[:1].isupper() or any(ch.isdigit() for ch in t.text) for t in pobj.subtree
         )
     ):
         return "dataset"
@@ -339,7 +350,7 @@ def _verb_triples(verb: Any, relations: dict[str, str], vocab_name: str) -> list
     else:
         voice = "active"
         for s in subj:
-            pronoun_subject = s.pos_ == "PRON" or _span(s) is None
+            pronoun_subject = _is_pronoun(s) or _span(s) is None
             if relation == "used-for" and lemma in USE_VERBS:
                 # "for Y" attaches to the verb or, as often parsed, to the object
                 targets = _prep_objects(verb, obj_preps) or [

@@ -130,6 +130,12 @@ def pattern_responder(body: Mapping[str, Any]) -> Reply:
     return Reply(contents=[answer(*triples)])
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) drops bursts of new connections
+    daemon_threads = True
+    block_on_close = False
+
+
 class ScriptedServer:
     """A ThreadingHTTPServer on 127.0.0.1 (port 0) in a background thread."""
 
@@ -239,9 +245,7 @@ class ScriptedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout): fine
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        httpd.block_on_close = False
+        httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})

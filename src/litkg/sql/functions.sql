@@ -7,7 +7,7 @@ CREATE OR REPLACE MACRO litkg_norm(s) AS
         '[^\pL\pN]+', ' ', 'g'));
 CREATE OR REPLACE MACRO litkg_strip_det(s) AS
     regexp_replace(regexp_replace(s, '^((the|a|an|our|their|its|this|these|those) )+', ''),
-                   '(\S) (benchmark|dataset|data set|corpus)$', '\1');
+                   '(\S) (benchmark|dataset|data set|corpus|setting|regime|scenario)$', '\1');
 CREATE OR REPLACE MACRO litkg_singular(s) AS CASE
     WHEN regexp_matches(s, '(series|species|news|physics|mathematics|analysis|diabetes|ethics|statistics|linguistics|robotics|genomics|dynamics|bayes|gauss)$') THEN s
     WHEN regexp_matches(s, '\pL{2}ies$') THEN regexp_replace(s, 'ies$', 'y')
