@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import time
 from collections import Counter
@@ -46,6 +47,7 @@ from litkg.extractors.llm_prompt import (
     parse_answer,
     prompt_fingerprint,
     response_format,
+    system_prompt,
 )
 from litkg.extractors.llm_sampling import (
     RelationRule,
@@ -62,6 +64,7 @@ CODE_VERSION = "1"
 NAME = "llm"
 PIPELINE_EXTRA_COLUMNS = ("day", "run_id")
 _RAW_LIMIT = 20_000
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -101,8 +104,11 @@ class DocumentJob:
     vocab: Vocabulary
     min_valid_fraction: float = 0.5
     seed: int | None = None
+    rules: dict[str, RelationRule] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)
     answers: list[Answer | None] = field(default_factory=list)
+    #: per answer: (identity, arguments swapped, triple) of each of its triples
+    keyed: list[list[tuple[TripleKey, bool, Triple]] | None] = field(default_factory=list)
     failure: str | None = None
     failure_raw: str | None = None
     cached: bool = False
@@ -110,8 +116,17 @@ class DocumentJob:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     wall_s: float = 0.0
+    #: (assertions, rejections) once finalized (the HTTP path does it while others wait)
+    result: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
     _retry_n: int = 0
     _retried: bool = False
+    _memo: dict[str, tuple[Answer | None, list[tuple[TripleKey, bool, Triple]] | None]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        if not self.rules:
+            self.rules = relation_rules(self.vocab)
 
     @property
     def drawn(self) -> int:
@@ -154,14 +169,11 @@ class DocumentJob:
         parsed: list[Answer | None] = []
         first_bad: str | None = None
         for text, reason in zip(texts, reasons, strict=True):
-            try:
-                if reason == "length":
-                    raise MalformedAnswer("truncated (finish_reason=length)")
-                parsed.append(parse_answer(text, self.vocab))
-            except MalformedAnswer:
-                parsed.append(None)
-                if first_bad is None:
-                    first_bad = text if text is not None else "<no content>"
+            answer, keyed = self._parse(text) if reason != "length" else (None, None)
+            parsed.append(answer)
+            self.keyed.append(keyed)
+            if answer is None and first_bad is None:
+                first_bad = text if text is not None else "<no content>"
         self.answers.extend(parsed)
         valid = sum(a is not None for a in parsed)
         malformed = not texts or valid < math.ceil(self.min_valid_fraction * len(texts))
@@ -184,11 +196,27 @@ class DocumentJob:
                 r["n"], Completion(r["texts"], r.get("finish_reasons") or []), replay=True
             )
 
+    def _parse(
+        self, text: str | None
+    ) -> tuple[Answer | None, list[tuple[TripleKey, bool, Triple]] | None]:
+        """Parse a sample (identical samples are parsed once) and key its triples."""
+        if text is None:
+            return None, None
+        hit = self._memo.get(text)
+        if hit is None:
+            try:
+                answer: Answer | None = parse_answer(text, self.vocab)
+            except MalformedAnswer:
+                answer = None
+            keyed = None if answer is None else [
+                (*_key(t, self.rules), t) for t in answer.triples
+            ]
+            hit = self._memo[text] = (answer, keyed)
+        return hit
+
     def key_sets(self) -> list[set[TripleKey] | None]:
-        rules = _rules(self.vocab)
-        return [
-            None if a is None else {_key(t, rules)[0] for t in a.triples} for a in self.answers
-        ]
+        """Each answer's set of triple identities (None: invalid sample)."""
+        return [None if k is None else {key for key, _, _ in k} for k in self.keyed]
 
     def cache_value(self) -> dict[str, Any]:
         return {
@@ -200,7 +228,8 @@ class DocumentJob:
         }
 
 
-def _rules(vocab: Vocabulary) -> dict[str, RelationRule]:
+def relation_rules(vocab: Vocabulary) -> dict[str, RelationRule]:
+    """How each relation is oriented for identity (inverse -> primary, symmetric -> sorted)."""
     return {
         r["relation"]: RelationRule(r["canonical"], r["swap"], r["symmetric"])
         for r in vocab.relation_rules()
@@ -237,16 +266,15 @@ def finalize(
     job: DocumentJob, settings: FinalizeSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Scoring, direction resolution and grounding of a finished job: (assertions, rejections)."""
-    policy, rules = job.policy, _rules(job.vocab)
+    policy, rules = job.policy, job.rules
     surfaces: dict[TripleKey, Counter[_Surface]] = {}
     key_sets: list[set[TripleKey] | None] = []
-    for answer in job.answers:
-        if answer is None:
+    for keyed in job.keyed:
+        if keyed is None:
             key_sets.append(None)
             continue
         keys: set[TripleKey] = set()
-        for t in answer.triples:
-            key, swapped = _key(t, rules)
+        for key, swapped, t in keyed:
             rel = rules[t.relation].canonical if t.relation in rules else t.relation
             ctx = tuple(sorted({(c.qualifier, c.text) for c in t.context}))
             if swapped and not rules.get(t.relation, RelationRule(t.relation)).symmetric:
@@ -370,8 +398,7 @@ class LLMExtractor:
         if config is None:
             config = LLMConfig.load(**overrides)
         elif overrides:
-            config = config.model_copy(update=overrides)
-            config = LLMConfig.model_validate(config.model_dump())
+            config = LLMConfig.model_validate({**config.model_dump(), **overrides})
         self.config = config
         self.vocab = vocabulary(config.vocabulary)
         self.policy = SamplingPolicy(
@@ -385,6 +412,8 @@ class LLMExtractor:
         self.version = f"{CODE_VERSION}+prompt.{PROMPT_VERSION}+{config.model}"
         self.response_format = response_format(self.vocab, config.structured_output)
         self._fingerprint = prompt_fingerprint(self.vocab)
+        self._rules = relation_rules(self.vocab)
+        self._system = system_prompt(self.vocab)
         self.cache = ResponseCache(config.resolved_cache_dir()) if config.cache else None
         self.settings = FinalizeSettings(
             self.version, config.grounding_threshold, config.max_sentence_gap
@@ -428,10 +457,11 @@ class LLMExtractor:
             doc_id=doc["doc_id"],
             content_hash=doc.get("content_hash") or sha256(abstract),
             abstract=abstract,
-            messages=build_messages(self.vocab, abstract),
+            messages=build_messages(self.vocab, abstract, self._system),
             cache_key=key,
             policy=self.policy,
             vocab=self.vocab,
+            rules=self._rules,
             min_valid_fraction=self.config.min_valid_fraction,
             seed=self.config.seed,
         )
@@ -455,8 +485,7 @@ class LLMExtractor:
         """Cache the sampled jobs, copy them to duplicates, and build the result tables."""
         by_key = {job.cache_key: job for job in sampled}
         for job in by_key.values():
-            if job.failure is None and self.cache is not None:
-                self.cache.put(job.cache_key, job.cache_value())
+            self.complete(job)
         rows: list[dict[str, Any]] = []
         rejections: list[dict[str, Any]] = []
         usage: list[dict[str, Any]] = []
@@ -471,13 +500,16 @@ class LLMExtractor:
             status = "ok"
             doc_rows: list[dict[str, Any]] = []
             doc_rejections: list[dict[str, Any]] = []
+            if job.abstract.strip():
+                self.complete(job)  # cache hits and duplicates are scored here
             if not job.abstract.strip():
                 status = "empty"
-            elif job.failure is not None:
+            elif job.failure is not None or job.result is None:
                 status = "failed"
-                failures.append(ExtractionFailure(job.doc_id, job.failure, job.failure_raw))
+                failures.append(ExtractionFailure(job.doc_id, job.failure or "not sampled",
+                                                  job.failure_raw))
             else:
-                doc_rows, doc_rejections = finalize(job, self.settings)
+                doc_rows, doc_rejections = job.result
             rows += doc_rows
             rejections += doc_rejections
             usage.append(self._usage_row(job, status, len(doc_rows), len(doc_rejections)))
@@ -491,6 +523,24 @@ class LLMExtractor:
                 ),
             },
         )
+
+    def complete(self, job: DocumentJob) -> None:
+        """Once a job is sampled: store its samples in the cache and score it (idempotent).
+
+        An error while scoring quarantines the document instead of failing the batch.
+        """
+        if job.failure is not None or job.result is not None:
+            return
+        if self.cache is not None and not job.cached:
+            try:
+                self.cache.put(job.cache_key, job.cache_value())
+            except OSError as exc:
+                log.warning("LLM cache write failed for %s: %s", job.doc_id, exc)
+        try:
+            job.result = finalize(job, self.settings)
+        except Exception as exc:
+            log.exception("scoring the samples of %s failed", job.doc_id)
+            job.failure = f"internal error: {type(exc).__name__}: {exc}"
 
     def _usage_row(self, job: DocumentJob, status: str, kept: int, rejected: int) -> dict[str, Any]:
         return {
@@ -539,16 +589,21 @@ class LLMExtractor:
 
     async def _sample(self, client: ChatClient, job: DocumentJob) -> None:
         started = time.perf_counter()
-        n = job.next_n()
-        while n > 0:
-            try:
-                completion = await client.complete(
-                    job.messages, n, self.response_format, job.next_seed()
-                )
-            except LLMRequestError as exc:
-                job.requests += exc.attempts
-                job.failure, job.failure_raw = f"request failed: {exc}", exc.body
-                break
-            job.add_round(n, completion)
+        try:
             n = job.next_n()
-        job.wall_s = time.perf_counter() - started
+            while n > 0:
+                try:
+                    completion = await client.complete(
+                        job.messages, n, self.response_format, job.next_seed()
+                    )
+                except LLMRequestError as exc:
+                    job.requests += exc.attempts
+                    job.failure, job.failure_raw = f"request failed: {exc}", exc.body
+                    break
+                job.add_round(n, completion)
+                n = job.next_n()
+            job.wall_s = time.perf_counter() - started
+            self.complete(job)  # now: CPU work overlaps other requests, and a crash keeps it
+        except Exception as exc:  # one odd document must not sink the batch: quarantine it
+            log.exception("LLM extraction of %s failed", job.doc_id)
+            job.failure = f"internal error: {type(exc).__name__}: {exc}"

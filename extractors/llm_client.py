@@ -4,6 +4,11 @@ One request asks for `n` samples. Requests in flight are bounded by a semaphore;
 total timeout; 429, 408, 5xx, timeouts and connection errors are retried at most `max_retries`
 times with exponential backoff and jitter (honouring Retry-After), on another replica when there
 is one. Replicas are chosen round-robin or least-busy (fewest requests in flight).
+
+HTTP goes through httpcore, the transport under httpx (installed with it), in pools of at most
+LANE_SIZE connections: per request it costs ~1 ms of CPU where httpx's client costs ~1.7 ms and
+one 64-connection pool ~10 ms (measured on 2 cores), the difference between reaching and
+missing 80 % of the ideal throughput at 64 requests in flight.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpcore
 from litkg.extractors.llm_config import LLMConfig
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-#: Connections per httpx pool. httpcore's pool does O(connections) work per request, which
-#: caps one pool of 64 at ~70 req/s on a small CPU; lanes of 8 pools keep it ~4x faster.
+#: Connections per pool. httpcore's pool does O(connections) work per request, which caps one
+#: pool of 64 at ~80 req/s on a small CPU; lanes of 8-connection pools are ~4x faster.
 LANE_SIZE = 8
 
 
@@ -79,8 +84,8 @@ def backoff_delay(
     return delay
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
+def _retry_after(headers: list[tuple[bytes, bytes]]) -> float | None:
+    value = next((v.decode() for k, v in headers if k.lower() == b"retry-after"), None)
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
@@ -105,21 +110,21 @@ class ChatClient:
         self._sem = asyncio.Semaphore(config.concurrency)
         n_lanes = -(-config.concurrency // LANE_SIZE)
         self._lane_size = -(-config.concurrency // n_lanes)
-        self._lanes: list[httpx.AsyncClient] = []
+        self._lanes: list[httpcore.AsyncConnectionPool] = []
         self._lane_load = [0] * n_lanes
-        headers = {"Content-Type": "application/json"}
+        headers = [(b"Content-Type", b"application/json"), (b"Accept", b"application/json")]
         if config.api_key is not None:
-            headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+            token = config.api_key.get_secret_value()
+            headers.append((b"Authorization", f"Bearer {token}".encode()))
         self._headers = headers
+        timeout = config.timeout_s
+        self._timeouts = {"connect": config.connect_timeout_s, "read": timeout,
+                          "write": timeout, "pool": timeout}
 
     async def __aenter__(self) -> ChatClient:
-        size = self._lane_size
         self._lanes = [
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(self.config.timeout_s,
-                                      connect=self.config.connect_timeout_s),
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                headers=self._headers,
+            httpcore.AsyncConnectionPool(
+                max_connections=self._lane_size, max_keepalive_connections=self._lane_size
             )
             for _ in self._lane_load
         ]
@@ -215,19 +220,23 @@ class ChatClient:
         self._lane_load[lane] += 1
         try:
             async with asyncio.timeout(self.config.timeout_s):
-                response = await self._lanes[lane].post(url, json=body)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                response = await self._lanes[lane].request(
+                    "POST", url, headers=self._headers, content=json.dumps(body).encode(),
+                    extensions={"timeout": self._timeouts},
+                )
+        except (TimeoutError, httpcore.TimeoutException) as exc:
             raise _Retryable(f"timeout after {self.config.timeout_s}s ({url})") from exc
-        except httpx.TransportError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc} ({url})") from exc
         finally:
             self._lane_load[lane] -= 1
-        status = response.status_code
+        status = response.status
         if status in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} ({url})", _retry_after(response.headers))
+        text = response.content.decode("utf-8", errors="replace")
         if status != 200:
-            raise LLMRequestError(f"HTTP {status} ({url})", body=response.text[:2000])
-        return _parse_completion(response.text, url)
+            raise LLMRequestError(f"HTTP {status} ({url})", body=text[:2000])
+        return _parse_completion(text, url)
 
 
 def _parse_completion(text: str, url: str) -> Completion:

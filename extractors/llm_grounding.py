@@ -8,6 +8,7 @@ instructions to a model ("ignore previous instructions...") never count as evide
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -86,10 +87,34 @@ def word_spans(text: str) -> list[Span]:
     return [m.span() for m in _WORD.finditer(text)]
 
 
+def _verbatim(needle: str, text: str, lowered: str | None = None) -> list[Span]:
+    """Case-insensitive whole-word occurrences of the needle as written (no regex compiled)."""
+    lowered = text.lower() if lowered is None else lowered
+    target = needle.lower()
+    if len(lowered) != len(text) or len(target) != len(needle):
+        return []  # lower() changed lengths (rare scripts): offsets would not line up
+    spans: list[Span] = []
+    start = lowered.find(target)
+    while start != -1:
+        end = start + len(target)
+        left_ok = start == 0 or not (target[0].isalnum() and lowered[start - 1].isalnum())
+        right_ok = end == len(lowered) or not (target[-1].isalnum() and lowered[end].isalnum())
+        if left_ok and right_ok:
+            spans.append((start, end))
+        start = lowered.find(target, start + 1)
+    return spans
+
+
 def find_spans(
-    needle: str, text: str, threshold: float = 90.0, words: list[Span] | None = None
+    needle: str,
+    text: str,
+    threshold: float = 90.0,
+    words: list[Span] | None = None,
+    lowered: str | None = None,
 ) -> list[Span]:
     """Where `needle` occurs in `text`: all exact matches, else the best fuzzy one, else [].
+
+    Exact: verbatim (case-insensitive, whole words), else token-wise with optional separators.
 
     Fuzzy: the run of words (as many as the needle has, +-1) with the highest `fuzz.ratio`
     to the needle, case-folded, if >= threshold.
@@ -97,6 +122,9 @@ def find_spans(
     needle = " ".join(needle.split()).strip()
     if not needle:
         return []
+    spans = _verbatim(needle, text, lowered)
+    if spans:
+        return spans
     pattern = _exact_pattern(needle)
     if pattern is None:
         return []
@@ -143,23 +171,22 @@ class Grounder:
         self.text = abstract
         self.threshold = threshold
         self.max_gap = max_sentence_gap
+        self.lowered = abstract.lower()
         self.words = word_spans(abstract)
         self.sentences = sentence_spans(abstract) or [(0, len(abstract))]
+        self._ends = [e for _, e in self.sentences]
         self.suspect = [is_instruction_like(abstract[s:e]) for s, e in self.sentences]
 
     def sentence_of(self, pos: int) -> int:
-        """Index of the sentence holding char offset `pos`."""
-        for i, (_, e) in enumerate(self.sentences):
-            if pos < e:
-                return i
-        return len(self.sentences) - 1
+        """Index of the sentence holding char offset `pos` (the next one if between two)."""
+        return min(bisect.bisect_right(self._ends, pos), len(self.sentences) - 1)
 
     def _locate(self, needle: str) -> tuple[list[Span], bool]:
         """Spans outside instruction-like sentences, and whether any were inside them."""
-        spans = find_spans(needle, self.text, self.threshold, self.words)
+        spans = find_spans(needle, self.text, self.threshold, self.words, self.lowered)
         bare = _DETERMINER.sub("", needle.strip())
         if not spans and bare != needle.strip():
-            spans = find_spans(bare, self.text, self.threshold, self.words)
+            spans = find_spans(bare, self.text, self.threshold, self.words, self.lowered)
         clean = [sp for sp in spans if not self.suspect[self.sentence_of(sp[0])]]
         return clean, len(clean) < len(spans)
 

@@ -59,10 +59,15 @@ def delimit(abstract: str) -> str:
     return f"{OPEN_TAG}\n{_TAG_RE.sub('[abstract]', abstract)}\n{CLOSE_TAG}"
 
 
-def build_messages(vocab: Vocabulary, abstract: str) -> list[dict[str, str]]:
-    """Chat messages: instructions as system, the delimited abstract as the only user content."""
+def build_messages(
+    vocab: Vocabulary, abstract: str, system: str | None = None
+) -> list[dict[str, str]]:
+    """Chat messages: instructions as system, the delimited abstract as the only user content.
+
+    `system` is `system_prompt(vocab)` computed once by callers that build many messages.
+    """
     return [
-        {"role": "system", "content": system_prompt(vocab)},
+        {"role": "system", "content": system if system is not None else system_prompt(vocab)},
         {"role": "user", "content": delimit(abstract)},
     ]
 

@@ -184,21 +184,23 @@ def _ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def draw_inclusion_probabilities(rng: random.Random) -> list[float]:
+def draw_inclusion_probabilities(rng: random.Random, ambiguous: float = 0.2) -> list[float]:
     """A document's candidate triples and how often a sample contains each.
 
-    A mixture seen in sampled LLM extraction: stable triples (Beta(10, 1.2), ~45%), one-off
-    noise (Beta(1, 6), ~35%) and genuinely ambiguous ones (uniform, ~20%); 3 to 12 per doc.
+    A mixture as seen in sampled LLM extraction: genuinely ambiguous triples (uniform p, share
+    `ambiguous`), the rest split 45:35 into stable ones (Beta(10, 1.2)) and one-off noise
+    (Beta(1, 6)); 3 to 12 candidates per document.
     """
+    stable = (1 - ambiguous) * 45 / 80
     out = []
     for _ in range(rng.randint(3, 12)):
         u = rng.random()
-        if u < 0.45:
-            out.append(rng.betavariate(10, 1.2))
-        elif u < 0.80:
-            out.append(rng.betavariate(1, 6))
-        else:
+        if u < ambiguous:
             out.append(rng.random())
+        elif u < ambiguous + stable:
+            out.append(rng.betavariate(10, 1.2))
+        else:
+            out.append(rng.betavariate(1, 6))
     return out
 
 
@@ -251,7 +253,9 @@ class SimulationReport:
         ]
 
 
-def simulate(policy: SamplingPolicy, docs: int = 2000, seed: int = 0) -> SimulationReport:
+def simulate(
+    policy: SamplingPolicy, docs: int = 2000, seed: int = 0, ambiguous: float = 0.2
+) -> SimulationReport:
     """Sample streams with known per-triple inclusion probabilities; cheap vs full k_max.
 
     Each document gets k_max samples (a sample contains triple i with probability p_i). The
@@ -270,7 +274,7 @@ def simulate(policy: SamplingPolicy, docs: int = 2000, seed: int = 0) -> Simulat
     used_total = 0
     rounds: Counter[int] = Counter()
     for _ in range(docs):
-        probs = draw_inclusion_probabilities(rng)
+        probs = draw_inclusion_probabilities(rng, ambiguous)
 
         def stream(probs: list[float] = probs) -> list[set[int]]:
             return [

@@ -16,6 +16,7 @@ in its own process and prints its base URL on the first line of stdout.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pyarrow as pa
 
 _ABSTRACT = re.compile(r"<abstract>\n(.*)\n</abstract>", re.DOTALL)
 _OUTPERFORMS = re.compile(r"\b([A-Z][\w-]*) outperforms ([A-Z][\w-]*)(?: on ([A-Z][\w-]*))?")
@@ -62,12 +65,8 @@ def with_counts(n: int, counts: Mapping[str, int], triples: Mapping[str, dict]) 
     ]
 
 
-def documents(*abstracts: str, prefix: str = "doc") -> Any:
+def documents(*abstracts: str, prefix: str = "doc") -> pa.Table:
     """A documents table (doc_id, content_hash, title, abstract) for these abstracts."""
-    import hashlib
-
-    import pyarrow as pa
-
     return pa.table(
         {
             "doc_id": [f"{prefix}:{i}" for i in range(len(abstracts))],

@@ -461,3 +461,23 @@ def test_config_key_covers_what_changes_the_output(tmp_path: Path) -> None:
         other = LLMExtractor(env={}, **{"model": "m", "cache_dir": tmp_path, **change})
         assert other.config_key() != base.config_key(), change
     assert "prompt.1" in base.version and "m" in base.version
+
+
+def test_a_scoring_error_quarantines_only_that_document(
+    server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import litkg.extractors.llm as llm
+
+    real = llm.finalize
+
+    def flaky(job: Any, settings: Any) -> Any:
+        if job.doc_id == "doc:1":
+            raise RuntimeError("boom")
+        return real(job, settings)
+
+    monkeypatch.setattr(llm, "finalize", flaky)
+    server.responder = pattern_responder
+    result = make(server, tmp_path).extract(documents(ABSTRACT, "ModelA outperforms ModelB."))
+    assert [f.doc_id for f in result.failures] == ["doc:1"]
+    assert "internal error: RuntimeError: boom" in result.failures[0].reason
+    assert {r["doc_id"] for r in result.assertions.to_pylist()} == {"doc:0"}

@@ -171,6 +171,17 @@ def test_config_reads_toml_named_by_env(tmp_path: Path) -> None:
     assert (cfg.model, cfg.urls, cfg.temperature) == ("toml-model", ["http://h:1/v1"], 0.5)
 
 
+def test_explicit_config_with_overrides_is_revalidated() -> None:
+    from litkg.extractors.llm import LLMExtractor
+
+    base = LLMConfig(model="m", api_key="k", cache=False)
+    extractor = LLMExtractor(base, k0=5, urls="http://h:1/v1,http://g:2/v1")
+    assert extractor.config.k0 == 5 and extractor.config.urls == ["http://h:1/v1", "http://g:2/v1"]
+    assert extractor.policy.k0 == 5 and extractor.config.model == "m"
+    with pytest.raises(ValueError):
+        LLMExtractor(base, k0=99)  # > k_max
+
+
 def test_config_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         LLMConfig(k0=60, k_max=50)

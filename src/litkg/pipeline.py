@@ -172,7 +172,7 @@ def extract_documents(
     cached, covered = cache.lookup(key, hashes) if cache else (None, set())
     todo_mask = pa.array([h not in covered for h in hashes])
     todo = docs.filter(todo_mask)
-    parts = [cached] if cached is not None and cached.num_rows else []
+    parts = [_relabel(cached, docs)] if cached is not None and cached.num_rows else []
     failures: list[Any] = []
     extras: dict[str, pa.Table] = {}
     if todo.num_rows:
@@ -196,6 +196,28 @@ def extract_documents(
 
         table = empty_assertions()
     return table, failures, extras, len(covered)
+
+
+def _relabel(cached: pa.Table, docs: pa.Table) -> pa.Table:
+    """Cached assertions are keyed by content: give them the doc ids of the documents asking
+    (two doc ids may carry the same text)."""
+    import duckdb
+
+    from litkg.extractors.base import extraction_schema
+
+    cols = ", ".join(
+        "d.doc_id" if c == "doc_id" else f'c."{c}"' for c in extraction_schema().names
+    )
+    con = duckdb.connect()
+    try:
+        con.register("c", cached)
+        con.register("d", docs.select(["doc_id", "content_hash"]))
+        out = con.execute(
+            f"SELECT DISTINCT {cols} FROM c JOIN d USING (content_hash) ORDER BY ALL"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return out.cast(extraction_schema())
 
 
 def abbreviations_table(docs: pa.Table, day: date) -> pa.Table:
@@ -246,11 +268,143 @@ def write_extraction(
 
 
 # -- the whole run -----------------------------------------------------------------------------
-def committed_days(store: Store) -> set[date]:
-    if not store.exists():
-        return set()
-    with store.writer(timeout=60) as tx:
-        return {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
+@dataclass
+class WorkPlan:
+    """What a run has to do after ingestion: the documents of each day that needs work."""
+
+    run_id: str
+    days: list[date]
+    documents: dict[date, pa.Table] = field(default_factory=dict)
+    skipped: list[date] = field(default_factory=list)
+    quarantined: int = 0
+    ingest_s: float = 0.0
+
+
+@dataclass
+class DayExtraction:
+    """One day's extraction output, computed without holding the store's lock."""
+
+    day: date
+    documents: pa.Table
+    assertions: pa.Table
+    failures: list[Any]
+    extras: dict[str, pa.Table]
+    cached: int
+    seconds: float
+
+
+def prepare(
+    store: Store,
+    days: list[date],
+    *,
+    sources: Iterable[str | Path] = (),
+    force: bool = False,
+    lock_timeout: float = 0,
+) -> WorkPlan:
+    """Ingest `sources` for `days` (committed at once) and list the days that need work.
+
+    A day needs work unless it is already committed (has a snapshot) and got no new document
+    version now; `force` redoes every day.
+    """
+    days = sorted(set(days))
+    plan = WorkPlan(run_id=uuid.uuid4().hex, days=days)
+    if not days:
+        return plan
+    t0 = time.perf_counter()
+    with store.writer(timeout=lock_timeout) as tx:
+        new_versions: dict[date, int] = {}
+        sources = list(sources)
+        if sources:
+            batch = read_batch(sources, days[0], days[-1])
+            plan.quarantined = len(batch.quarantine)
+            wanted = set(days)
+            batch.documents = {d: v for d, v in batch.documents.items() if d in wanted}
+            batch.deletions = {d: v for d, v in batch.deletions.items() if d in wanted}
+            new_versions = ingest_batch(tx, batch)
+            if any(new_versions.values()) or batch.quarantine:
+                tx.commit()
+        done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
+        stored_days = {
+            r[0] for r in tx.sql(
+                "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",
+                [days[0], days[-1]],
+            ).fetchall()
+        }
+        for day in days:
+            if day in done and not force and not new_versions.get(day):
+                plan.skipped.append(day)
+            elif day in stored_days:
+                plan.documents[day] = documents_of_day(tx, day)
+            else:
+                plan.documents[day] = pa.table(
+                    {c: pa.array([], pa.string()) for c in DOCUMENT_COLUMNS}
+                )
+    plan.ingest_s = time.perf_counter() - t0
+    return plan
+
+
+def extract_day(
+    day: date, docs: pa.Table, extractor: Extractor, cache: ExtractionCache | None
+) -> DayExtraction:
+    """Extract one day's documents (cache first). Safe to run in parallel: no store writes."""
+    t0 = time.perf_counter()
+    if docs.num_rows == 0:
+        from litkg.extractors.base import empty_assertions
+
+        return DayExtraction(day, docs, empty_assertions(), [], {}, 0, 0.0)
+    assertions, failures, extras, cached = extract_documents(docs, extractor, cache)
+    return DayExtraction(day, docs, assertions, failures, extras, cached,
+                         time.perf_counter() - t0)
+
+
+def commit_run(
+    store: Store,
+    plan: WorkPlan,
+    extractions: list[DayExtraction],
+    *,
+    extractor_key: str,
+    vocabulary: str = "ml",
+    lock_timeout: float = 0,
+) -> RunSummary:
+    """Store the extractions (delete-insert by day), rebuild the graph, snapshot, commit."""
+    summary = RunSummary(run_id=plan.run_id, skipped_days=list(plan.skipped),
+                         quarantined=plan.quarantined)
+    summary.add_time("ingest", plan.ingest_s)
+    vocab = schema.vocabulary(vocabulary)
+    if not extractions:
+        return summary
+    extractions = sorted(extractions, key=lambda e: e.day)
+    with store.writer(timeout=lock_timeout) as tx:
+        day_seconds: dict[date, float] = {}
+        for ex in extractions:
+            summary.days.append(ex.day)
+            summary.add_time("extract", ex.seconds)
+            t2 = time.perf_counter()
+            if ex.documents.num_rows or ex.day in _assertion_days(tx):
+                summary.assertions += write_extraction(
+                    tx, ex.day, ex.documents, ex.assertions, ex.failures, ex.extras, plan.run_id
+                )
+            summary.add_time("store", time.perf_counter() - t2)
+            summary.documents += ex.documents.num_rows
+            summary.cached_documents += ex.cached
+            summary.extraction_failures += len(ex.failures)
+            day_seconds[ex.day] = ex.seconds + time.perf_counter() - t2
+        t3 = time.perf_counter()
+        construct(tx, vocab)
+        construct_s = time.perf_counter() - t3
+        summary.add_time("construct", construct_s)
+        share = construct_s / len(extractions)
+        t4 = time.perf_counter()
+        write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id)
+        _summarise(tx, summary)
+        tx.commit({"vocabulary": vocab.name, "extractor": extractor_key,
+                   "last_run": plan.run_id})
+        summary.add_time("snapshot", time.perf_counter() - t4)
+    return summary
+
+
+def _assertion_days(tx: Transaction) -> set[date]:
+    return {date.fromisoformat(p.split("=", 1)[1]) for p in tx.partitions("assertions")}
 
 
 def process_days(
@@ -264,76 +418,24 @@ def process_days(
     on_day: Callable[[date, str], None] | None = None,
     lock_timeout: float = 0,
 ) -> RunSummary:
-    """Ingest `sources` for `days`, extract the days that need it, rebuild the graph, snapshot.
+    """Ingest, extract, construct and snapshot `days`: what `litkg run`/`backfill` do.
 
-    A day needs work unless it is already committed (has a snapshot) and got no new document
-    version in this run; `force` redoes every day (extraction still comes from the cache).
-    Everything is one transaction: a crash leaves the previous state.
+    Ingestion commits first; the graph commit is one transaction, so a crash in between leaves
+    documents ingested but their days uncommitted, and a rerun finishes them.
     """
-    run_id = uuid.uuid4().hex
-    summary = RunSummary(run_id=run_id)
     t_run = time.perf_counter()
-    days = sorted(set(days))
-    if not days:
-        return summary
-    vocab = schema.vocabulary(vocabulary)
+    plan = prepare(store, days, sources=sources, force=force, lock_timeout=lock_timeout)
     cache = ExtractionCache(store.cache_dir / "extract")
-    with store.writer(timeout=lock_timeout) as tx:
-        t0 = time.perf_counter()
-        new_versions: dict[date, int] = {}
-        sources = list(sources)
-        if sources:
-            batch = read_batch(sources, days[0], days[-1])
-            summary.quarantined = len(batch.quarantine)
-            wanted = set(days)
-            batch.documents = {d: v for d, v in batch.documents.items() if d in wanted}
-            batch.deletions = {d: v for d, v in batch.deletions.items() if d in wanted}
-            new_versions = ingest_batch(tx, batch)
-        summary.add_time("ingest", time.perf_counter() - t0)
-        done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
-        day_seconds: dict[date, float] = {}
-        stored_days = {
-            r[0] for r in tx.sql(
-                "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",
-                [days[0], days[-1]],
-            ).fetchall()
-        }
-        for day in days:
-            if day in done and not force and not new_versions.get(day):
-                summary.skipped_days.append(day)
-                if on_day:
-                    on_day(day, "skipped")
-                continue
-            t_day = time.perf_counter()
-            summary.days.append(day)
-            if day in stored_days:
-                docs = documents_of_day(tx, day)
-                t1 = time.perf_counter()
-                assertions, failures, extras, cached = extract_documents(docs, extractor, cache)
-                summary.add_time("extract", time.perf_counter() - t1)
-                t2 = time.perf_counter()
-                summary.assertions += write_extraction(
-                    tx, day, docs, assertions, failures, extras, run_id
-                )
-                summary.add_time("store", time.perf_counter() - t2)
-                summary.documents += docs.num_rows
-                summary.cached_documents += cached
-                summary.extraction_failures += len(failures)
-            day_seconds[day] = time.perf_counter() - t_day
-            if on_day:
-                on_day(day, "processed")
-        if summary.days:
-            t3 = time.perf_counter()
-            construct(tx, vocab)
-            construct_s = time.perf_counter() - t3
-            summary.add_time("construct", construct_s)
-            share = construct_s / len(summary.days)
-            t4 = time.perf_counter()
-            write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, run_id)
-            _summarise(tx, summary)
-            tx.commit({"vocabulary": vocab.name, "extractor": extractor.config_key(),
-                       "last_run": run_id})
-            summary.add_time("snapshot", time.perf_counter() - t4)
+    extractions = []
+    for day in plan.skipped:
+        if on_day:
+            on_day(day, "skipped")
+    for day, docs in sorted(plan.documents.items()):
+        extractions.append(extract_day(day, docs, extractor, cache))
+        if on_day:
+            on_day(day, "extracted")
+    summary = commit_run(store, plan, extractions, extractor_key=extractor.config_key(),
+                         vocabulary=vocabulary, lock_timeout=lock_timeout)
     summary.wall_s = time.perf_counter() - t_run
     return summary
 

@@ -1,0 +1,43 @@
+"""Shared fixtures. Prefect is pointed at a private home with telemetry off before import."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="litkg-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+from litkg.pipeline import days_between, process_days  # noqa: E402
+from litkg.store import Store  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def spacy_extractor():
+    from litkg.extractors.spacy_rules import SpacyRuleExtractor
+
+    return SpacyRuleExtractor()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory, spacy_extractor) -> Store:
+    """The bundled sample corpus, backfilled over March 2024 with the embedded extractor."""
+    from datetime import date
+
+    store = Store(tmp_path_factory.mktemp("sample") / "store")
+    process_days(
+        store, days_between(date(2024, 3, 1), date(2024, 3, 31)), sources=[SAMPLE],
+        extractor=spacy_extractor,
+    )
+    return store
