@@ -292,6 +292,32 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     console.print(t)
 
 
+@app.command("check-gold")
+def check_gold_cmd(
+    gold: Annotated[Path, typer.Argument(help="Gold YAML of planted facts (data/sample/gold.yaml).")],
+    end: Annotated[str, typer.Option(help="Day the gold's final state refers to.")] = "2024-03-31",
+    home: HomeOpt = None,
+) -> None:
+    """How much of a gold file's planted behaviour the store recovers."""
+    from litkg.goldcheck import check_gold
+
+    try:
+        con = _store(home).connect()
+    except StoreError as exc:
+        _fail(str(exc))
+    report = check_gold(con, gold, end=end)
+    t = Table(title=f"gold: {gold}")
+    for col in ("check", "recovered", "of", "share"):
+        t.add_column(col, justify="left" if col == "check" else "right")
+    for name, ok, total in report.table():
+        t.add_row(name, str(ok), str(total), f"{ok / total:.0%}" if total else "-")
+    ok, total = report.score()
+    t.add_row("[bold]all", f"[bold]{ok}", f"[bold]{total}", f"[bold]{ok / total:.1%}")
+    console.print(t)
+    for failure in report.failures():
+        err.print(f"  missed: {failure}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

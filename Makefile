@@ -1,0 +1,50 @@
+# litkg: everything a fresh machine with Python 3.11 and make needs.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export LITKG_HOME ?= $(CURDIR)/data/store
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint test-live quality bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/litkg backfill --start 2024-03-01 --end 2024-03-31 --source data/sample
+	$(BIN)/litkg run --date 2024-04-01 --source data/sample
+	@echo; echo "== strongest claims on 2024-03-15 =="
+	$(BIN)/litkg query "select subject, relation, object, context, round(confidence, 3) as confidence, support, status from edges_as_of(DATE '2024-03-15') order by support desc, confidence desc limit 10"
+	@echo; echo "== conflicts on 2024-03-31, each within its context =="
+	$(BIN)/litkg query "select context, contested_subject || ' ' || contested_relation || ' ' || contested_object as contested, winning_subject || ' ' || winning_relation || ' ' || winning_object as winner, contested_support, winning_support from conflicts_as_of(DATE '2024-03-31')"
+	@echo; echo "== what changed in the last week of March =="
+	$(BIN)/litkg query "select change, count(*) as edges from changes(DATE '2024-03-24', DATE '2024-03-31') group by change order by edges desc"
+	@echo; echo "== planted facts recovered (data/sample/gold.yaml) =="
+	$(BIN)/litkg check-gold data/sample/gold.yaml
+	$(BIN)/litkg stats
+
+lint: install
+	$(BIN)/ruff check src flows extractors schema tests bench
+
+test: install lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-live: install
+	$(BIN)/python -m pytest -q -m live tests/test_llm_live.py
+
+quality: install
+	$(BIN)/litkg eval scierc ../shared/data/scierc/dev.json --markdown docs/quality.md
+	$(BIN)/litkg eval biored ../shared/data/biored/Dev.PubTator --markdown docs/quality.md --append
+
+bench: install
+	$(BIN)/python bench/construct.py
+
+clean:
+	rm -rf $(VENV) data/store .pytest_cache .ruff_cache
