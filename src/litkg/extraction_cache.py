@@ -39,7 +39,8 @@ class ExtractionCache:
         try:
             con.register("wanted", pa.table({"h": pa.array(sorted(set(hashes)), pa.string())}))
             cached = con.execute(
-                "SELECT DISTINCT _covers FROM read_parquet(?) WHERE _covers IN (SELECT h FROM wanted)",
+                "SELECT DISTINCT _covers FROM read_parquet(?) "
+                "WHERE _covers IN (SELECT h FROM wanted)",
                 [files],
             ).fetchall()
             covered = {r[0] for r in cached}
@@ -62,8 +63,10 @@ class ExtractionCache:
         (folder / "config.txt").write_text(config_key, encoding="utf-8")
         rows = assertions.append_column("_covers", pa.nulls(assertions.num_rows, pa.string()))
         markers = pa.Table.from_pydict(
-            {name: pa.nulls(len(hashes), field.type)
-             for name, field in zip(extraction_schema().names, extraction_schema(), strict=True)}
+            {
+                name: pa.nulls(len(hashes), field.type)
+                for name, field in zip(extraction_schema().names, extraction_schema(), strict=True)
+            }
         ).append_column("_covers", pa.array(hashes, pa.string()))
         table = pa.concat_tables([rows, markers.cast(rows.schema)])
         tmp = folder / f".{uuid.uuid4().hex}.tmp"

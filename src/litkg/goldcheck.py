@@ -61,10 +61,14 @@ def _edge_on(con: duckdb.DuckDBPyConnection, key: tuple[str, ...], day: str) -> 
     ).fetchone()
     if row is None:
         return None
-    return dict(zip(["edge_id", "status", "support", "confidence", "contested_by"], row, strict=True))
+    return dict(
+        zip(["edge_id", "status", "support", "confidence", "contested_by"], row, strict=True)
+    )
 
 
-def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024-03-31") -> GoldReport:
+def check_gold(
+    con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024-03-31"
+) -> GoldReport:
     """Compare the store behind `con` (a catalog connection) with the gold file."""
     gold = yaml.safe_load(Path(gold_path).read_text(encoding="utf-8"))
     report = GoldReport()
@@ -72,7 +76,8 @@ def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024
         edge = _edge_on(con, _key(fact, con), end)
         report.add("facts recovered", fact["id"], edge is not None)
         report.add(
-            "facts with full support", fact["id"],
+            "facts with full support",
+            fact["id"],
             edge is not None and edge["support"] >= fact["min_support"],
         )
     for fact in gold.get("single_support", []):
@@ -83,8 +88,13 @@ def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024
         for day, leader in c["leader_timeline"].items():
             ea, eb = _edge_on(con, ka, day), _edge_on(con, kb, day)
             win, lose = (ea, eb) if leader == "a" else (eb, ea)
-            ok = win is not None and win["status"] == "active" and (
-                lose is None or (lose["status"] == "contested" and lose["contested_by"] == win["edge_id"])
+            ok = (
+                win is not None
+                and win["status"] == "active"
+                and (
+                    lose is None
+                    or (lose["status"] == "contested" and lose["contested_by"] == win["edge_id"])
+                )
             )
             both = ea is not None and eb is not None
             report.add("conflict timeline", f"{c['id']} on {day}", ok)
@@ -92,14 +102,19 @@ def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024
                 report.add("conflicts detected", c["id"], ok and both)
     for i, nc in enumerate(gold.get("non_conflicts", []), start=1):
         ea, eb = _edge_on(con, _key(nc["a"], con), end), _edge_on(con, _key(nc["b"], con), end)
-        ok = ea is not None and eb is not None and ea["contested_by"] != eb["edge_id"] and (
-            eb["contested_by"] != ea["edge_id"]
+        ok = (
+            ea is not None
+            and eb is not None
+            and ea["contested_by"] != eb["edge_id"]
+            and (eb["contested_by"] != ea["edge_id"])
         )
         report.add("no false conflict across contexts", f"NC{i}", ok)
     for alias in gold.get("aliases", []):
         long_key = con.execute("SELECT litkg_canon(?)", [alias["long"]]).fetchone()[0]
         for doc in alias.get("used_alone_in", []):
-            if not con.execute("SELECT count(*) FROM documents WHERE doc_id = ?", [doc]).fetchone()[0]:
+            if not con.execute("SELECT count(*) FROM documents WHERE doc_id = ?", [doc]).fetchone()[
+                0
+            ]:
                 continue  # not in this store (e.g. published after the checked range)
             hit = con.execute(
                 "SELECT count(*) FROM mentions WHERE doc_id = ? AND canonical = ? AND via_acronym",
@@ -112,25 +127,38 @@ def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024
         for claim in rev.get("retracted_claims", []):
             before = _edge_on(con, _key(claim, con), rev["first_published"])
             after = _edge_on(con, _key(claim, con), revised)
-            report.add("revision", "old claim live before revision", before is not None and before["status"] != "retracted")
-            report.add("revision", "old claim retracted at revision", after is not None and after["status"] == "retracted")
+            report.add(
+                "revision",
+                "old claim live before revision",
+                before is not None and before["status"] != "retracted",
+            )
+            report.add(
+                "revision",
+                "old claim retracted at revision",
+                after is not None and after["status"] == "retracted",
+            )
         for claim in rev.get("new_claims", []):
             after = _edge_on(con, _key(claim, con), revised)
-            report.add("revision", "new claim live", after is not None and after["status"] == "active")
+            report.add(
+                "revision", "new claim live", after is not None and after["status"] == "active"
+            )
     dup = gold.get("duplicate")
     if dup:
         n = con.execute(
             "SELECT count(DISTINCT content_hash), count(*) FILTER (status = 'live') > 0 "
-            "FROM assertions WHERE doc_id = ?", [dup["doc_id"]],
+            "FROM assertions WHERE doc_id = ?",
+            [dup["doc_id"]],
         ).fetchone()
         ignored = con.execute(
-            "SELECT count(*) FROM assertions WHERE doc_id = ? AND status = 'ignored'", [dup["doc_id"]]
+            "SELECT count(*) FROM assertions WHERE doc_id = ? AND status = 'ignored'",
+            [dup["doc_id"]],
         ).fetchone()[0]
         report.add("duplicate is a no-op", dup["doc_id"], n[0] == 1 and (ignored == 0 or n[1]))
     for bad in gold.get("malformed", []):
         hit = con.execute(
             "SELECT count(*) FROM quarantine WHERE source_file LIKE '%2024-03-malformed.jsonl' "
-            "AND line = ?", [bad["line"]],
+            "AND line = ?",
+            [bad["line"]],
         ).fetchone()[0]
         report.add("malformed quarantined", f"line {bad['line']}", hit == 1)
     for h in gold.get("hedged", []):
@@ -138,5 +166,7 @@ def check_gold(con: duckdb.DuckDBPyConnection, gold_path: Path, end: str = "2024
         if h["modality"] == "negated":
             report.add("negated not asserted", h["subject"], edge is None)
         else:
-            report.add("hedged down-weighted", h["subject"], edge is not None and edge["confidence"] < 0.6)
+            report.add(
+                "hedged down-weighted", h["subject"], edge is not None and edge["confidence"] < 0.6
+            )
     return report

@@ -9,15 +9,19 @@ from litkg.store import Transaction
 
 _DOC_VERSIONS = dict(STEPS)["_doc_versions"]
 
-METRICS = ("documents", "assertions", "entities", "active_edges", "contested_edges",
-           "retracted_edges")
+METRICS = (
+    "documents",
+    "assertions",
+    "entities",
+    "active_edges",
+    "contested_edges",
+    "retracted_edges",
+)
 
 
 def snapshot_counts_sql() -> str:
     """Counts as of every day in `_snapshot_days(day)`: cumulative sums of +1/-1 events."""
-    pivots = ", ".join(
-        f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS
-    )
+    pivots = ", ".join(f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS)
     return f"""
     WITH dv AS ({_DOC_VERSIONS}),
     ev AS (
@@ -48,9 +52,7 @@ def snapshot_counts_sql() -> str:
     """
 
 
-def write_snapshots(
-    tx: Transaction, processed: dict[date, float], run_id: str
-) -> int:
+def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) -> int:
     """Recompute every snapshot's counts; days in `processed` get this run's id and wall time.
 
     Counts of earlier snapshots are recomputed too, so a day that arrives late (a backfill of

@@ -154,7 +154,7 @@ class Store:
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout as exc:
-            holder = (self.home / ".lock.owner")
+            holder = self.home / ".lock.owner"
             who = holder.read_text() if holder.exists() else "another process"
             raise StoreLocked(
                 f"store {self.home} is being written by {who}; try again when it finishes"
@@ -178,7 +178,9 @@ class Transaction:
         self.base = store.manifest()
         self.manifest = Manifest(
             commit=self.base.commit,
-            tables={k: {p: list(v) for p, v in parts.items()} for k, parts in self.base.tables.items()},
+            tables={
+                k: {p: list(v) for p, v in parts.items()} for k, parts in self.base.tables.items()
+            },
             meta=dict(self.base.meta),
         )
         self.con = duckdb.connect()
@@ -215,9 +217,7 @@ class Transaction:
         self.con.execute(
             f"COPY ({source_sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)", params or []
         )
-        return self.con.execute(
-            f"SELECT count(*) FROM read_parquet('{path}')"
-        ).fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
 
     def _register(self, data: pa.Table | str) -> str:
         if isinstance(data, str):
@@ -258,31 +258,46 @@ class Transaction:
         )
         return self.replace_partition(name, partition, f"SELECT * EXCLUDE (_prio) FROM ({merged})")
 
-    def replace_table(self, name: str, data: pa.Table | str, partition_by: str | None = None) -> int:
+    def replace_table(
+        self, name: str, data: pa.Table | str, partition_by: str | None = None
+    ) -> int:
         """Replace a whole table, optionally split into partitions by a column's value."""
-        table = schema.table(name)
-        source = self._register(data)
         self.manifest.tables[name] = {}
         if partition_by is None:
-            return self.replace_partition(name, WHOLE, source)
-        tmp = f"_rt_{uuid.uuid4().hex[:8]}"
-        self.con.execute(f"CREATE TEMP TABLE {tmp} AS SELECT {table.select_list()} FROM ({source})")
-        values = [
-            r[0]
-            for r in self.con.execute(
-                f'SELECT DISTINCT "{partition_by}" FROM {tmp} ORDER BY 1'
-            ).fetchall()
-        ]
-        total = 0
-        for value in values:
-            rel = self._new_file(name, f"{partition_by}={value}")
-            total += self._copy(
-                f'SELECT * FROM {tmp} WHERE "{partition_by}" = ? ORDER BY ALL', rel, [value]
-            )
-            self.manifest.tables[name][f"{partition_by}={value}"] = [rel]
-        self.con.execute(f"DROP TABLE {tmp}")
+            return self.replace_partition(name, WHOLE, self._register(data))
+        return self.replace_partitions(name, data, partition_by)
+
+    def replace_partitions(self, name: str, data: pa.Table | str, partition_by: str) -> int:
+        """Delete-insert every partition present in `data` (one pass, hive-style files)."""
+        table = schema.table(name)
+        source = self._register(data)
+        folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
+        (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
+        target = self.store.abs(folder).replace("'", "''")
+        select = f"SELECT {table.select_list()} FROM ({source}) ORDER BY ALL"
+        self.con.execute(
+            f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
+            f'PARTITION_BY ("{partition_by}"), WRITE_PARTITION_COLUMNS true, '
+            "FILENAME_PATTERN 'p_{uuid}')"
+        )
+        root = self.store.home / folder
+        files = sorted(root.rglob("*.parquet")) if root.exists() else []
+        for path in files:
+            rel = str(path.relative_to(self.store.home))
+            self.written.append(rel)
+            key = path.parent.name  # "<column>=<value>"
+            self.manifest.tables[name].setdefault(key, [])
+        for path in files:
+            key = path.parent.name
+            # a partition rewritten here replaces what the manifest had for it
+            self.manifest.tables[name][key] = [
+                f for f in self.manifest.tables[name][key] if f.startswith(folder)
+            ] + [str(path.relative_to(self.store.home))]
         self._refresh_view(name)
-        return total
+        if not files:
+            return 0
+        paths = [str(p) for p in files]
+        return self.con.execute("SELECT count(*) FROM read_parquet(?)", [paths]).fetchone()[0]
 
     def commit(self, meta: dict[str, Any] | None = None) -> None:
         """Atomically publish every write of this transaction (manifest, then catalog)."""
@@ -306,6 +321,9 @@ class Transaction:
         for path in data.rglob("*.parquet"):
             if str(path.relative_to(self.store.home)) not in keep:
                 path.unlink(missing_ok=True)
+        for folder in sorted(data.rglob("*"), key=lambda p: -len(p.parts)):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     def close(self) -> None:
         if not self.committed:
@@ -333,7 +351,7 @@ def write_catalog(store: Store, manifest: Manifest) -> None:
             con.execute(f'CREATE VIEW "stored_{name}" AS {table_select(table, files)}')
         vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
         con.execute(
-            "CREATE TABLE relations (relation VARCHAR, definition VARCHAR, \"symmetric\" BOOLEAN, "
+            'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '
             "antisymmetric BOOLEAN, inverse_of VARCHAR, contradicts VARCHAR[])"
         )
         con.executemany(

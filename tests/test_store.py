@@ -1,0 +1,101 @@
+"""The store: atomic commits, one writer at a time, read-only queries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+
+import pytest
+
+from litkg.pipeline import days_between, process_days
+from litkg.store import Store, StoreError, StoreLocked
+from tests.scripted import ScriptedExtractor, abstract, claim, write_docs
+
+
+def built(tmp_path) -> Store:
+    src = write_docs(
+        tmp_path / "in.jsonl",
+        [
+            ("doi:1", date(2024, 1, 1), abstract(claim("A", "improves", "B"))),
+            ("doi:2", date(2024, 1, 2), abstract(claim("A", "improves", "B"))),
+        ],
+    )
+    store = Store(tmp_path / "store")
+    process_days(
+        store,
+        days_between(date(2024, 1, 1), date(2024, 1, 2)),
+        sources=[src],
+        extractor=ScriptedExtractor(),
+    )
+    return store
+
+
+def test_a_crash_mid_write_leaves_the_last_good_state(tmp_path):
+    store = built(tmp_path)
+    manifest_before = (store.home / "manifest.json").read_text()
+    files_before = sorted(p for p in store.home.rglob("*.parquet"))
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.writer() as tx:
+            tx.replace_table("edges", "SELECT * FROM edges WHERE false")
+            tx.replace_partition(
+                "assertions", "day=2024-01-01", "SELECT * FROM assertions WHERE false"
+            )
+            raise RuntimeError("boom")
+    assert (store.home / "manifest.json").read_text() == manifest_before
+    assert sorted(p for p in store.home.rglob("*.parquet")) == files_before
+    assert store.connect().execute("SELECT count(*) FROM edges").fetchone()[0] == 2
+
+
+def test_a_second_writer_gets_a_clear_message(tmp_path):
+    store = built(tmp_path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import time
+            from litkg.store import Store
+            with Store({str(store.home)!r}).writer():
+                print("locked", flush=True)
+                time.sleep(30)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreLocked, match="being written by pid"):
+            with store.writer():
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    with store.writer():  # released when the holder died
+        pass
+
+
+def test_queries_open_the_store_read_only(tmp_path):
+    store = built(tmp_path)
+    con = store.connect()
+    with pytest.raises(Exception, match="read-only"):
+        con.execute("CREATE TABLE x (i INTEGER)")
+
+
+def test_a_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no litkg store"):
+        Store(tmp_path / "nowhere").connect()
+
+
+def test_storage_does_not_grow_with_reruns(tmp_path):
+    store = built(tmp_path)
+    size = sum(p.stat().st_size for p in store.home.rglob("*.parquet"))
+    for _ in range(3):
+        process_days(store, [date(2024, 1, 2)], extractor=ScriptedExtractor(), force=True)
+    after = sum(p.stat().st_size for p in store.home.rglob("*.parquet"))
+    # the previous manifest's files are kept for open readers: at most one extra generation
+    assert after < 2.2 * size
