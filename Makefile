@@ -24,6 +24,8 @@ demo: install
 	$(BIN)/litkg query "select subject, relation, object, context, round(confidence, 3) as confidence, support, status from edges_as_of(DATE '2024-03-15') order by support desc, confidence desc limit 10"
 	@echo; echo "== conflicts on 2024-03-31, each within its context =="
 	$(BIN)/litkg query "select context, contested_subject || ' ' || contested_relation || ' ' || contested_object as contested, winning_subject || ' ' || winning_relation || ' ' || winning_object as winner, contested_support, winning_support from conflicts_as_of(DATE '2024-03-31')"
+	@echo; echo "== conflicts judged within contexts vs what a context-blind graph would report =="
+	$(BIN)/litkg query "select (select count(*) from conflicts_as_of(DATE '2024-03-31')) as within_contexts, (select count(*) from conflicts_ignoring_context_as_of(DATE '2024-03-31')) as ignoring_contexts"
 	@echo; echo "== what changed in the last week of March =="
 	$(BIN)/litkg query "select change, count(*) as edges from changes(DATE '2024-03-24', DATE '2024-03-31') group by change order by edges desc"
 	@echo; echo "== planted facts recovered (data/sample/gold.yaml) =="

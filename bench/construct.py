@@ -17,6 +17,7 @@ import math
 import random
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -67,15 +68,24 @@ def stream_sql(n: int, days: int, entities: int, seed: float) -> str:
     """
 
 
+def complete(tx, table: str, sql: str) -> str:
+    """`sql` with every other contract column of `table` added as NULL (nullable extras)."""
+    have = {r[0] for r in tx.sql(f"DESCRIBE {sql}").fetchall()}
+    extra = [c for c in schema.table(table).columns if c not in have]
+    nulls = "".join(f', NULL AS "{c}"' for c in extra)
+    return f"SELECT *{nulls} FROM ({sql})"
+
+
 def load(store: Store, n: int, days: int, entities: int) -> int:
     with store.writer() as tx:
         tx.sql(stream_sql(n, days, entities, 0.42))
         tx.replace_partitions(
             "documents",
-            """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract, day AS published,
-                      'bench' AS source, []::VARCHAR[] AS authors, NULL AS venue, NULL AS url,
-                      'bench' AS source_file, now()::TIMESTAMP AS ingested_at
-               FROM gen GROUP BY doc_id, content_hash, day""",
+            complete(tx, "documents",
+                     """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract,
+                     day AS published, 'bench' AS source, []::VARCHAR[] AS authors,
+                     'bench' AS source_file, now()::TIMESTAMP AS ingested_at
+                     FROM gen GROUP BY doc_id, content_hash, day"""),
             "published",
         )
         tx.sql(
@@ -117,10 +127,11 @@ def add_day(store: Store, vocab: schema.Vocabulary, day: date, n: int, entities:
         )
         tx.replace_partitions(
             "documents",
-            """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract, day AS published,
-                      'bench' AS source, []::VARCHAR[] AS authors, NULL AS venue, NULL AS url,
-                      'bench' AS source_file, now()::TIMESTAMP AS ingested_at
-               FROM gen GROUP BY ALL""",
+            complete(tx, "documents",
+                     """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract,
+                     day AS published, 'bench' AS source, []::VARCHAR[] AS authors,
+                     'bench' AS source_file, now()::TIMESTAMP AS ingested_at
+                     FROM gen GROUP BY doc_id, content_hash, day"""),
             "published",
         )
         tx.replace_partitions(
@@ -184,7 +195,9 @@ def main() -> None:
     t0 = time.perf_counter()
     n = load(store, args.assertions, args.days, args.entities)
     load_s = time.perf_counter() - t0
+    print(f"... loaded in {load_s:.1f} s", file=sys.stderr, flush=True)
     build_s = rebuild(store, vocab)
+    print(f"... built in {build_s:.1f} s", file=sys.stderr, flush=True)
     con = store.connect()
     edges, versions, contested = con.execute(
         "SELECT count(DISTINCT edge_id), count(*), count(DISTINCT edge_id) FILTER "
@@ -203,6 +216,7 @@ def main() -> None:
     con.close()
     last = START + timedelta(days=args.days)
     one_day_s = add_day(store, vocab, last + timedelta(days=1), args.day_size, args.entities)
+    print(f"... one more day in {one_day_s:.1f} s", file=sys.stderr, flush=True)
     con = store.connect()
     rng = random.Random(7)
     lat_count, lat_fetch = [], []

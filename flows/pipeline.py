@@ -1,155 +1,251 @@
-"""Prefect flows: thin orchestration over the library functions in `litkg.pipeline`.
+"""Prefect flows: thin orchestration over the library steps of `litkg.pipeline`.
 
-- `process_days_flow`: prepare (ingest) -> extract (tasks mapped over days, run concurrently,
-  retried with exponential backoff and jitter, tagged for a concurrency limit) -> commit
-  (store, construct, snapshot) -> a Markdown artifact with the run's summary.
-- `nightly`: the day before "now" in the deployment's timezone, unless a date is given.
-- `backfill`: a date range, in chunks of days; each chunk is committed, so a rerun after a
-  crash skips the committed chunks and finishes the rest.
+    prepare (ingest, list the days to do)          store lock, committed at once
+      -> extract: tasks over chunks of documents    no lock; bounded, retried, cached
+      -> commit_run: store, construct, snapshot     store lock, one atomic commit
+      -> Markdown artifact with the run's summary
+
+- `process_day` / `process_days_flow`: those steps for one day / a list of days.
+- `nightly`: the day before the run's scheduled time in the deployment's timezone.
+- `backfill`: a date range in chunks of days, each chunk committed; a rerun after a crash or a
+  cancellation skips the committed days and finishes the rest; `force=True` recomputes (from
+  the extraction cache). Only one chunk is ever constructed at a time.
+
+One writer at a time: the store's file lock. A run that finds the store locked waits up to
+`lock_timeout` seconds (logging who holds it), then fails with `StoreLocked`.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
 
-from litkg.extractors import make_extractor
-from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.tasks import exponential_backoff
-
-from litkg.extraction_cache import ExtractionCache
-from litkg.pipeline import (
-    DayExtraction,
-    RunSummary,
-    commit_run,
-    days_between,
-    extract_day,
-    prepare,
+from litkg.flows import extraction
+from litkg.flows.config import (
+    RunSettings,
+    extraction_task_runner,
+    from_env,
+    previous_day,
+    source_paths,
 )
-from litkg.store import Store
-
-EXTRACT_TAG = "litkg-extract"  # `prefect concurrency-limit create litkg-extract N` caps it
-
-
-def _sources(source: list[str] | None) -> list[str]:
-    if source:
-        return list(source)
-    env = os.environ.get("LITKG_SOURCE", "")
-    return [p for p in env.split(os.pathsep) if p]
-
-
-@task(
-    name="extract-day",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
-    tags=[EXTRACT_TAG],
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
 )
-def extract_day_task(
-    day: date, docs, home: str | None, extractor: str, vocabulary: str  # noqa: ANN001
-) -> DayExtraction:
-    """Extract one day's documents (cache first); no store writes, so safe in parallel."""
-    store = Store(home)
-    ex = make_extractor(extractor, vocabulary=vocabulary)
-    result = extract_day(day, docs, ex, ExtractionCache(store.cache_dir / "extract"))
-    get_run_logger().info(
-        "%s: %d documents, %d assertions (%d from cache)",
-        day, docs.num_rows, result.assertions.num_rows, result.cached,
-    )
-    return result
+from prefect.context import FlowRunContext
+from prefect.runtime import flow_run
+
+from litkg.pipeline import RunSummary, commit_run, days_between, prepare
+from litkg.store import Store, StoreLocked
+
+T = TypeVar("T")
+
+
+def waiting_for_lock(step: Callable[..., T], *args: Any, lock_timeout: float,
+                     **kwargs: Any) -> T:
+    """Run a store-writing library step; if another process writes the store, say so and wait
+    up to `lock_timeout` seconds before failing with a clear `StoreLocked`."""
+    try:
+        return step(*args, lock_timeout=0, **kwargs)
+    except StoreLocked as exc:
+        if lock_timeout <= 0:
+            raise
+        get_run_logger().warning("%s: waiting up to %.0f s", exc, lock_timeout)
+        t0 = time.monotonic()
+        try:
+            return step(*args, lock_timeout=lock_timeout, **kwargs)
+        except StoreLocked as again:
+            raise StoreLocked(
+                f"{again} (waited {time.monotonic() - t0:.0f} s; raise lock_timeout or "
+                "LITKG_LOCK_TIMEOUT_S to wait longer)"
+            ) from again
 
 
 def run_days(
     days: list[date],
-    source: list[str] | None,
+    *,
+    source: str | list[str] | None,
     home: str | None,
-    extractor: str,
-    vocabulary: str,
+    extractor: str | None,
+    vocabulary: str | None,
     force: bool,
+    settings: RunSettings,
 ) -> RunSummary:
-    """Prepare, extract concurrently, commit: one committed unit of work."""
+    """Prepare, extract (concurrently), commit: one committed unit of work."""
+    t0 = time.perf_counter()
     logger = get_run_logger()
-    store = Store(home)
-    plan = prepare(store, days, sources=_sources(source), force=force, lock_timeout=0)
-    logger.info("%d day(s) to process, %d already committed", len(plan.documents),
-                len(plan.skipped))
-    work = sorted(plan.documents.items())
-    futures = extract_day_task.map(
-        [d for d, _ in work], [docs for _, docs in work], unmapped(home), unmapped(extractor),
-        unmapped(vocabulary),
-    )
-    extractions = [f.result() for f in futures]
-    ex_key = make_extractor(extractor, vocabulary=vocabulary).config_key()
-    summary = commit_run(store, plan, extractions, extractor_key=ex_key, vocabulary=vocabulary)
+    store = Store(from_env(home, "LITKG_HOME"))
+    extractor = from_env(extractor, "LITKG_EXTRACTOR", "spacy")
+    vocabulary = from_env(vocabulary, "LITKG_VOCABULARY", "ml")
+    plan = waiting_for_lock(prepare, store, days, sources=source_paths(source), force=force,
+                            lock_timeout=settings.lock_timeout_s)
+    logger.info("%s: %d day(s) to process, %d already committed (store %s)",
+                _span(days), len(plan.documents), len(plan.skipped), store.home)
+    # built here first: a bad name fails before any task, and the model loads once
+    key = extraction.build_extractor(extractor, vocabulary).config_key() if plan.documents else ""
+    t_extract = time.perf_counter()
+    extractions = extraction.extract_plan(plan, home=str(store.home), extractor=extractor,
+                                          vocabulary=vocabulary, settings=settings)
+    t_extract = time.perf_counter() - t_extract
+    summary = waiting_for_lock(commit_run, store, plan, extractions, extractor_key=key,
+                               vocabulary=vocabulary, lock_timeout=settings.lock_timeout_s)
+    if extractions:  # tasks overlap: report the stage's wall time, not the sum of the tasks'
+        summary.stage_seconds["extract"] = round(t_extract, 4)
+    summary.wall_s = time.perf_counter() - t0
+    logger.info("%s: %d documents (%d from cache), %d assertions, changes %s, %.2f s",
+                _span(days), summary.documents, summary.cached_documents, summary.assertions,
+                summary.changes, summary.wall_s)
     return summary
 
 
-def _publish(summary: RunSummary, key: str) -> dict:
+def combine(summaries: list[RunSummary], run_id: str) -> RunSummary:
+    """One report for a run made of several commits (a backfill's chunks)."""
+    total = RunSummary(run_id=run_id)
+    for s in summaries:
+        total.days += s.days
+        total.skipped_days += s.skipped_days
+        total.documents += s.documents
+        total.assertions += s.assertions
+        total.quarantined = max(total.quarantined, s.quarantined)
+        total.extraction_failures += s.extraction_failures
+        total.cached_documents += s.cached_documents
+        for k, v in s.changes.items():
+            total.changes[k] = total.changes.get(k, 0) + v
+        if hasattr(s, "files"):  # input files read / skipped, and failed (ingest manifest)
+            for k, v in s.files.items():
+                total.files[k] = total.files.get(k, 0) + v
+            total.failed_files.update(s.failed_files)
+        for k, v in s.stage_seconds.items():
+            total.add_time(k, v)
+        total.top_reinforced = s.top_reinforced or total.top_reinforced
+        total.newly_contested += s.newly_contested
+        total.wall_s += s.wall_s
+    return total
+
+
+def publish(summary: RunSummary, key: str) -> dict:
+    """The run's Markdown artifact; returns the summary as a dict (the flow's result)."""
     create_markdown_artifact(markdown=summary.to_markdown(), key=key,
                              description="litkg run summary")
     return summary.to_dict()
 
 
-@flow(name="litkg-process-days", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def run_settings(extract_concurrency: int | None, docs_per_task: int | None,
+                 lock_timeout: float | None) -> RunSettings:
+    """This run's settings (parameters, else environment), logged with the task runner."""
+    settings = RunSettings.load(extract_concurrency=extract_concurrency,
+                                docs_per_task=docs_per_task, lock_timeout_s=lock_timeout)
+    context = FlowRunContext.get()
+    runner = type(context.task_runner).__name__ if context else "?"
+    get_run_logger().info(
+        "extraction on %s: at most %d tasks in flight, %d documents per task, %d retries; "
+        "waits up to %.0f s for the store lock", runner, settings.extract_concurrency,
+        settings.docs_per_task, settings.retries, settings.lock_timeout_s)
+    return settings
+
+
+def _span(days: list[date]) -> str:
+    return f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0]) if days else "-"
+
+
+def _run_id() -> str:
+    return str(flow_run.id or "local")
+
+
+@flow(name="litkg-process-days", task_runner=extraction_task_runner())
 def process_days_flow(
     days: list[date],
-    source: list[str] | None = None,
+    source: str | list[str] | None = None,
     home: str | None = None,
-    extractor: str = "spacy",
-    vocabulary: str = "ml",
+    extractor: str | None = None,
+    vocabulary: str | None = None,
     force: bool = False,
+    extract_concurrency: int | None = None,
+    docs_per_task: int | None = None,
+    lock_timeout: float | None = None,
 ) -> dict:
-    """Process the given days as one committed unit."""
-    summary = run_days(days, source, home, extractor, vocabulary, force)
-    return _publish(summary, "litkg-run")
+    """Process the given days as one committed unit; publishes `litkg-run`."""
+    settings = run_settings(extract_concurrency, docs_per_task, lock_timeout)
+    summary = run_days(sorted(set(days)), source=source, home=home, extractor=extractor,
+                       vocabulary=vocabulary, force=force, settings=settings)
+    return publish(summary, "litkg-run")
 
 
-@flow(name="litkg-nightly", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="litkg-process-day", task_runner=extraction_task_runner())
+def process_day(
+    day: date,
+    source: str | list[str] | None = None,
+    home: str | None = None,
+    extractor: str | None = None,
+    vocabulary: str | None = None,
+    force: bool = False,
+    extract_concurrency: int | None = None,
+    docs_per_task: int | None = None,
+    lock_timeout: float | None = None,
+) -> dict:
+    """Ingest, extract, construct and snapshot one day; publishes `litkg-run`."""
+    settings = run_settings(extract_concurrency, docs_per_task, lock_timeout)
+    summary = run_days([day], source=source, home=home, extractor=extractor,
+                       vocabulary=vocabulary, force=force, settings=settings)
+    return publish(summary, "litkg-run")
+
+
+@flow(name="litkg-nightly", task_runner=extraction_task_runner())
 def nightly(
     day: date | None = None,
-    source: list[str] | None = None,
+    source: str | list[str] | None = None,
     home: str | None = None,
-    timezone: str = "UTC",
-    extractor: str = "spacy",
-    vocabulary: str = "ml",
+    timezone: str | None = None,
+    extractor: str | None = None,
+    vocabulary: str | None = None,
+    extract_concurrency: int | None = None,
+    docs_per_task: int | None = None,
+    lock_timeout: float | None = None,
 ) -> dict:
-    """Process yesterday (in `timezone`), or `day` if given."""
-    target = day or (datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1))
-    summary = run_days([target], source, home, extractor, vocabulary, force=False)
-    return _publish(summary, "litkg-nightly")
+    """Process `day`, by default the day before the run's scheduled time in `timezone`
+    (a run that starts late still processes the day it was scheduled for)."""
+    tz = from_env(timezone, "LITKG_TIMEZONE", "UTC")
+    target = day or previous_day(flow_run.scheduled_start_time, tz)
+    get_run_logger().info("nightly run for %s (timezone %s)", target, tz)
+    settings = run_settings(extract_concurrency, docs_per_task, lock_timeout)
+    summary = run_days([target], source=source, home=home, extractor=extractor,
+                       vocabulary=vocabulary, force=False, settings=settings)
+    return publish(summary, "litkg-nightly")
 
 
-@flow(name="litkg-backfill", task_runner=ThreadPoolTaskRunner(max_workers=4))
+@flow(name="litkg-backfill", task_runner=extraction_task_runner(),
+      flow_run_name="backfill-{start}-{end}")
 def backfill(
     start: date,
     end: date,
-    source: list[str] | None = None,
-    home: str | None = None,
     force: bool = False,
+    source: str | list[str] | None = None,
+    home: str | None = None,
     chunk_days: int = 31,
-    extractor: str = "spacy",
-    vocabulary: str = "ml",
+    extractor: str | None = None,
+    vocabulary: str | None = None,
+    extract_concurrency: int | None = None,
+    docs_per_task: int | None = None,
+    lock_timeout: float | None = None,
 ) -> dict:
-    """Process [start, end] in committed chunks; rerunning resumes where it stopped."""
+    """Process [start, end] in committed chunks of `chunk_days`; rerunning resumes where it
+    stopped; `force` recomputes every day. Publishes `litkg-backfill` and a progress bar."""
+    t0 = time.perf_counter()
+    settings = run_settings(extract_concurrency, docs_per_task, lock_timeout)
     days = days_between(start, end)
-    total = RunSummary(run_id="backfill")
-    for i in range(0, len(days), max(1, chunk_days)):
-        chunk = days[i : i + chunk_days]
-        summary = run_days(chunk, source, home, extractor, vocabulary, force)
-        total.days += summary.days
-        total.skipped_days += summary.skipped_days
-        total.documents += summary.documents
-        total.assertions += summary.assertions
-        total.quarantined = max(total.quarantined, summary.quarantined)
-        for k, v in summary.changes.items():
-            total.changes[k] = total.changes.get(k, 0) + v
-        for k, v in summary.stage_seconds.items():
-            total.add_time(k, v)
-        total.top_reinforced = summary.top_reinforced or total.top_reinforced
-        total.newly_contested += summary.newly_contested
-        total.run_id = summary.run_id
-        total.wall_s += summary.wall_s
-    return _publish(total, "litkg-backfill")
+    step = max(1, chunk_days)
+    groups = [days[i : i + step] for i in range(0, len(days), step)]
+    progress = create_progress_artifact(0.0, key="litkg-backfill-progress",
+                                        description=f"days {start}..{end} committed")
+    summaries = []
+    for n, group in enumerate(groups, 1):
+        summaries.append(run_days(group, source=source, home=home, extractor=extractor,
+                                  vocabulary=vocabulary, force=force, settings=settings))
+        update_progress_artifact(progress, 100.0 * n / len(groups))
+    total = combine(summaries, _run_id())
+    total.wall_s = time.perf_counter() - t0
+    return publish(total, "litkg-backfill")

@@ -78,3 +78,13 @@ def test_a_claim_can_be_traced_from_edge_to_evidence_sentence(sample_store):
     ).fetchone()
     doc_id, evidence, subject, span = row
     assert subject == span and subject in evidence
+
+
+def test_contexts_remove_false_conflicts(sample_store):
+    con = sample_store.connect()
+    within = con.execute("SELECT count(*) FROM conflicts_as_of(DATE '2024-03-31')").fetchone()[0]
+    blind = con.execute(
+        "SELECT count(*) FROM conflicts_ignoring_context_as_of(DATE '2024-03-31')"
+    ).fetchone()[0]
+    print(f"conflicts within contexts: {within}; ignoring contexts: {blind}")
+    assert 0 < within < blind

@@ -99,3 +99,23 @@ def test_storage_does_not_grow_with_reruns(tmp_path):
     after = sum(p.stat().st_size for p in store.home.rglob("*.parquet"))
     # the previous manifest's files are kept for open readers: at most one extra generation
     assert after < 2.2 * size
+
+
+def test_a_backfill_over_years_without_documents_is_cheap(tmp_path):
+    src = write_docs(
+        tmp_path / "in.jsonl", [("doi:1", date(2015, 6, 1), abstract(claim("A", "improves", "B")))]
+    )
+    store = Store(tmp_path / "store")
+    t0 = time.perf_counter()
+    summary = process_days(
+        store, days_between(date(2010, 1, 1), date(2019, 12, 31)), sources=[src],
+        extractor=ScriptedExtractor(),
+    )
+    elapsed = time.perf_counter() - t0
+    print(f"10-year backfill with one document: {elapsed:.2f} s")
+    assert len(summary.days) == 3652 and summary.documents == 1
+    con = store.connect()
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 3652
+    assert con.execute(
+        "SELECT active_edges FROM snapshots WHERE day = DATE '2019-12-31'"
+    ).fetchone()[0] == 1

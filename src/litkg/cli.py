@@ -1,4 +1,4 @@
-"""The `litkg` command line: run, backfill, ingest, query, stats."""
+"""The `litkg` command line: run, backfill, ingest, query, stats, eval, convert."""
 
 from __future__ import annotations
 
@@ -41,6 +41,33 @@ VocabOpt = Annotated[
     str, typer.Option("--vocabulary", help="Vocabulary: ml, biomed or a YAML path.")
 ]
 FormatOpt = Annotated[str, typer.Option("--summary-format", help="Summary as markdown or json.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit 4 when records were quarantined (default: report them, exit 0)."
+    ),
+]
+PubmedDateOpt = Annotated[
+    str, typer.Option("--pubmed-date", help="PubMed batch date: entrez, articledate or pubdate.")
+]
+ArxivDateOpt = Annotated[
+    str, typer.Option("--arxiv-date", help="arXiv batch date: v1, latest or update_date.")
+]
+CategoryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--category", help="Keep only these arXiv categories (repeat; 'cs' = cs.*)."),
+]
+
+# Exit codes of `ingest`, `run` and `backfill` (docs/architecture.md, "Ingest"): 0 done
+# (quarantined records are reported, not an error, unless --strict); 1 error, nothing more
+# committed (bad option, store locked, extractor cannot start); 2 command-line usage (click);
+# 3 done, but an input file failed at file level (missing, unreadable, truncated, refused): what
+# could be read was stored and the files are listed; 4 done with quarantined records or
+# extraction failures under --strict (3 wins when both apply).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_FILES_FAILED = 3
+EXIT_QUARANTINED = 4
 
 
 class OutputFormat(StrEnum):
@@ -83,7 +110,33 @@ def _print_summary(summary, fmt: str) -> None:  # noqa: ANN001
         console.print(Markdown(summary.to_markdown()))
 
 
-def _process(home, days, source, extractor, vocabulary, force, summary_format) -> None:  # noqa: ANN001
+def _source_options(pubmed_date: str, arxiv_date: str, categories: list[str] | None):  # noqa: ANN202
+    from litkg.sources import SourceOptions, arxiv, pubmed
+
+    if pubmed_date not in pubmed.DATE_POLICIES:
+        _fail(f"--pubmed-date must be one of {', '.join(pubmed.DATE_POLICIES)}")
+    if arxiv_date not in arxiv.DATE_POLICIES:
+        _fail(f"--arxiv-date must be one of {', '.join(arxiv.DATE_POLICIES)}")
+    cats = tuple(sorted({c.strip() for c in categories or [] if c.strip()})) or None
+    return SourceOptions(pubmed_date=pubmed_date, arxiv_date=arxiv_date, arxiv_categories=cats)
+
+
+def _exit_code(failed_files: dict[str, str], problems: int, strict: bool) -> int:
+    """3 if an input file failed, else 4 if --strict and records were quarantined, else 0."""
+    if failed_files:
+        err.print(f"[bold red]{len(failed_files)} input file(s) failed:[/]")
+        for path, why in sorted(failed_files.items()):
+            err.print(f"  {path}: {why}")
+        return EXIT_FILES_FAILED
+    if strict and problems:
+        return EXIT_QUARANTINED
+    return EXIT_OK
+
+
+def _process(  # noqa: ANN001
+    home, days, source, extractor, vocabulary, force, summary_format, strict=False,
+    source_options=None,
+) -> None:
     from litkg.pipeline import process_days
 
     store = _store(home)
@@ -104,13 +157,8 @@ def _process(home, days, source, extractor, vocabulary, force, summary_format) -
 
         try:
             summary = process_days(
-                store,
-                days,
-                sources=source or [],
-                extractor=ex,
-                vocabulary=vocabulary,
-                force=force,
-                on_day=on_day,
+                store, days, sources=source or [], extractor=ex, vocabulary=vocabulary,
+                force=force, on_day=on_day, source_options=source_options,
             )
         except (StoreError, ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
@@ -120,6 +168,11 @@ def _process(home, days, source, extractor, vocabulary, force, summary_format) -
             f"[yellow]{summary.quarantined} record(s) quarantined, "
             f"{summary.extraction_failures} extraction failure(s): see `litkg stats`[/]"
         )
+    code = _exit_code(
+        summary.failed_files, summary.quarantined + summary.extraction_failures, strict
+    )
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -131,12 +184,24 @@ def run(
     home: HomeOpt = None,
     extractor: ExtractorOpt = "spacy",
     vocabulary: VocabOpt = "ml",
-    force: Annotated[bool, typer.Option(help="Recompute even if the day is committed.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Recompute even if the day is committed; re-read every file.")
+    ] = False,
     summary_format: FormatOpt = "markdown",
+    strict: StrictOpt = False,
+    pubmed_date: PubmedDateOpt = "entrez",
+    arxiv_date: ArxivDateOpt = "v1",
+    category: CategoryOpt = None,
 ) -> None:
-    """Process one nightly batch: ingest, extract, construct, snapshot."""
+    """Process one nightly batch: ingest, extract, construct, snapshot.
+
+    Input files go through the manifest: an unchanged file already ingested for this day is
+    not read again. Exit codes: 0 ok, 1 error, 3 an input file failed, 4 --strict and records
+    were quarantined.
+    """
     d = _parse_day(day, "--date") if day else date.today() - timedelta(days=1)
-    _process(home, [d], source, extractor, vocabulary, force, summary_format)
+    options = _source_options(pubmed_date, arxiv_date, category)
+    _process(home, [d], source, extractor, vocabulary, force, summary_format, strict, options)
 
 
 @app.command()
@@ -147,36 +212,68 @@ def backfill(
     home: HomeOpt = None,
     extractor: ExtractorOpt = "spacy",
     vocabulary: VocabOpt = "ml",
-    force: Annotated[bool, typer.Option(help="Recompute days already committed.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Recompute days already committed; re-read every file.")
+    ] = False,
     summary_format: FormatOpt = "markdown",
+    strict: StrictOpt = False,
+    pubmed_date: PubmedDateOpt = "entrez",
+    arxiv_date: ArxivDateOpt = "v1",
+    category: CategoryOpt = None,
 ) -> None:
-    """Process every day in [start, end]; committed days are skipped unless --force."""
+    """Process every day in [start, end]; committed days are skipped unless --force or they got
+    new documents. Exit codes: 0 ok, 1 error, 3 an input file failed, 4 --strict and records
+    were quarantined."""
     from litkg.pipeline import days_between
 
     s, e = _parse_day(start, "--start"), _parse_day(end, "--end")
     if e < s:
         _fail(f"--end {e} is before --start {s}")
-    _process(home, days_between(s, e), source, extractor, vocabulary, force, summary_format)
+    options = _source_options(pubmed_date, arxiv_date, category)
+    _process(home, days_between(s, e), source, extractor, vocabulary, force, summary_format,
+             strict, options)
 
 
 @app.command()
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, globs or directories.")],
     home: HomeOpt = None,
+    force: Annotated[
+        bool, typer.Option(help="Read every file, even those the manifest says are unchanged.")
+    ] = False,
+    strict: StrictOpt = False,
+    pubmed_date: PubmedDateOpt = "entrez",
+    arxiv_date: ArxivDateOpt = "v1",
+    category: CategoryOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Counts as JSON.")] = False,
 ) -> None:
-    """Store documents without processing them (a later `run`/`backfill` extracts them)."""
+    """Store documents without processing them (a later `run`/`backfill` extracts them).
+
+    Only new or changed files are read, in file order (the `source_files` manifest, shown by
+    `litkg stats`). Exit codes: 0 ok, 1 error, 3 an input file failed (missing, unreadable,
+    truncated...: the rest is still stored), 4 --strict and records were quarantined.
+    """
     from litkg.pipeline import ingest_only
 
+    options = _source_options(pubmed_date, arxiv_date, category)
     try:
-        counts = ingest_only(_store(home), paths)
-    except StoreError as exc:
+        counts = ingest_only(_store(home), paths, force=force, options=options)
+    except (StoreError, ValueError) as exc:
         _fail(str(exc))
-    console.print(
-        f"ingested {counts['documents']} document(s) over {counts['days']} day(s): "
-        f"{counts['new_versions']} new version(s), {counts['quarantined']} quarantined"
-    )
+    if as_json:
+        print(json.dumps(counts, default=str, indent=1))
+    else:
+        console.print(
+            f"{counts['files_read']} file(s) read, {counts['files_skipped']} unchanged skipped; "
+            f"ingested {counts['documents']} document(s) over {counts['days']} day(s): "
+            f"{counts['new_versions']} new version(s), {counts['deletions']} deletion(s), "
+            f"{counts['quarantined']} quarantined"
+        )
     if counts["quarantined"]:
-        raise typer.Exit(2)
+        err.print("[yellow]quarantined records: see `litkg stats` and the quarantine table[/]")
+    code = _exit_code(counts["failed_files"], counts["quarantined"], strict)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -283,6 +380,7 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
         "latest_snapshot": dict(zip(cols, latest, strict=True)) if latest else None,
         "store_bytes": store_bytes,
     }
+    data.update(_source_stats(con))
     if "llm_usage" in extra and extra["llm_usage"] and extra["llm_usage"][0]:
         n, p, c = extra["llm_usage"]
         gpu_tps = float(os.environ.get("LITKG_GPU_TOKENS_PER_S", "2500"))
@@ -313,8 +411,62 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     if "llm_tokens" in data:
         for k, v in data["llm_tokens"].items():
             t.add_row(f"llm {k}", str(v))
+    if "papers" in data:
+        for k, v in data["papers"].items():
+            t.add_row(f"papers: {k}", str(v))
+    if "source_files" in data:
+        files = data["source_files"]
+        t.add_row("input files (manifest)", str(len(files)))
+        for k in ("records", "deletions", "rejects"):
+            t.add_row(f"  {k}", str(sum(f[k] or 0 for f in files)))
+        t.add_row("  failed (file-level)", str(sum(1 for f in files if f["error"])))
+        if files:
+            t.add_row("  last ingested", str(max(f["last_ingested_at"] for f in files)))
     t.add_row("store bytes", f"{store_bytes:,}")
     console.print(t)
+    files = data.get("source_files") or []
+    if files:
+        ft = Table(title="input files (newest first)")
+        for col in ("file", "reader", "records", "deletions", "rejects", "last ingested", "error"):
+            ft.add_column(col, overflow="fold")
+        for f in files[:20]:
+            ft.add_row(
+                Path(f["path"]).name, f["reader"], str(f["records"]), str(f["deletions"]),
+                str(f["rejects"]), str(f["last_ingested_at"])[:19], f["error"] or "",
+            )
+        console.print(ft)
+        if len(files) > 20:
+            err.print(f"({len(files)} files, 20 shown; `litkg query 'select * from source_files'`)")
+
+
+def _source_stats(con) -> dict:  # noqa: ANN001
+    """The input-file manifest and cross-source paper matching, for `stats`."""
+    out: dict = {}
+    try:
+        rel = con.execute(
+            "SELECT path, reader, size, sha256, records, deletions, rejects, error, "
+            "len(days) AS days, len(ingested_days) AS ingested_days, first_ingested_at, "
+            "last_ingested_at FROM source_files ORDER BY last_ingested_at DESC, path"
+        )
+        names = [d[0] for d in rel.description]
+        out["source_files"] = [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
+        docs, papers, merged, ambiguous = con.execute(
+            """
+            SELECT (SELECT count(DISTINCT doc_id) FROM documents),
+                   (SELECT count(DISTINCT coalesce(i.canonical_id, d.doc_id))
+                    FROM (SELECT DISTINCT doc_id FROM documents) d
+                    LEFT JOIN (SELECT DISTINCT doc_id, canonical_id FROM document_ids) i
+                    USING (doc_id)),
+                   (SELECT count(*) FROM (SELECT canonical_id FROM document_ids
+                    GROUP BY canonical_id HAVING count(DISTINCT doc_id) > 1)),
+                   (SELECT count(DISTINCT alias_id) FROM document_ids WHERE ambiguous)
+            """
+        ).fetchone()
+        out["papers"] = {"document ids": docs, "papers": papers,
+                         "matched across ids": merged, "ambiguous aliases": ambiguous}
+    except Exception:  # noqa: BLE001 - a store written before these tables existed
+        pass
+    return out
 
 
 @app.command("check-gold")
@@ -343,6 +495,105 @@ def check_gold_cmd(
     console.print(t)
     for failure in report.failures():
         err.print(f"  missed: {failure}")
+
+
+class Dataset(StrEnum):
+    scierc = "scierc"
+    biored = "biored"
+
+
+DatasetArg = Annotated[Dataset, typer.Argument(help="Annotated corpus: scierc or biored.")]
+SplitArg = Annotated[
+    Path, typer.Argument(help="A split: SciERC JSON lines (dev.json) or BioRED PubTator.")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="Only the first N documents.")]
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: DatasetArg,
+    path: SplitArg,
+    extractor: ExtractorOpt = "spacy",
+    vocabulary: Annotated[
+        str | None,
+        typer.Option("--vocabulary",
+                     help="Vocabulary (default: ml for scierc, biomed for biored)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    markdown_file: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the report as Markdown to FILE.")
+    ] = None,
+    append: Annotated[bool, typer.Option("--append", help="Append to the Markdown file.")] = False,
+    diagram: Annotated[
+        Path | None,
+        typer.Option("--diagram", help="Reliability diagram PNG (default with --markdown: "
+                     "beside it, <stem>_<dataset>_reliability.png)."),
+    ] = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Score an extractor against SciERC or BioRED: relations, mentions, entity resolution,
+    calibration, and edges by support after running the real pipeline."""
+    from litkg.eval import report
+    from litkg.eval.harness import DEFAULT_VOCABULARY, evaluate
+
+    if not path.exists():
+        _fail(f"no such file: {path}")
+    vocab = vocabulary or DEFAULT_VOCABULARY[dataset.value]
+    ex = _extractor(extractor, vocab)
+    with err.status(f"evaluating {extractor} on {path.name}", spinner="dots"):
+        try:
+            result = evaluate(dataset.value, path, extractor=ex, vocabulary=vocab, limit=limit)
+        except (ValueError, RuntimeError, StoreError) as exc:
+            _fail(str(exc))
+    if diagram is None and markdown_file is not None:
+        diagram = markdown_file.with_name(
+            f"{markdown_file.stem}_{dataset.value}_reliability.png")
+    result["diagram"] = None
+    if diagram is not None:
+        if report.reliability_png(result, diagram):
+            result["diagram"] = str(diagram)
+        else:
+            err.print("[yellow]matplotlib is not installed: no reliability diagram drawn[/]")
+    if markdown_file is not None:
+        rel = None
+        if result["diagram"]:  # linked relative to the Markdown file
+            rel = os.path.relpath(Path(result["diagram"]).resolve(),
+                                  markdown_file.resolve().parent)
+        section = report.markdown(result, rel)
+        markdown_file.parent.mkdir(parents=True, exist_ok=True)
+        if append and markdown_file.exists():
+            with markdown_file.open("a", encoding="utf-8") as fh:
+                fh.write("\n" + section)
+        else:
+            markdown_file.write_text(report.HEADER + section, encoding="utf-8")
+        err.print(f"wrote {markdown_file}")
+    if as_json:
+        print(json.dumps(result, default=str, indent=1))
+    else:
+        report.render_rich(result, console)
+
+
+@app.command()
+def convert(
+    dataset: DatasetArg,
+    path: SplitArg,
+    output: Annotated[Path, typer.Argument(help="litkg input file to write (JSON lines).")],
+    limit: LimitOpt = None,
+) -> None:
+    """Turn an annotated corpus into dated litkg input (e.g. SciERC as a 1980–2016 stream)."""
+    from litkg.eval.harness import load_corpus
+
+    if not path.exists():
+        _fail(f"no such file: {path}")
+    try:
+        corpus = load_corpus(dataset.value, path, limit)
+    except ValueError as exc:
+        _fail(str(exc))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    n = corpus.write_jsonl(output)
+    days = sorted({d.published for d in corpus.documents})
+    span = f"{days[0]} … {days[-1]}, {len(days)} day(s)" if days else "no documents"
+    console.print(f"wrote {n} document(s) to {output} ({span}; {corpus.dating})")
 
 
 def main() -> None:  # pragma: no cover

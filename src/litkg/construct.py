@@ -8,7 +8,9 @@ order days arrive in, the same inputs give the same tables.
 Semantics (see docs/architecture.md):
 - A document version is (doc_id, content_hash), live from the first day it was published until
   the next version of the same doc_id or its deletion (`retracted_on`). Assertions of a version
-  count from its first day; re-ingesting the same content later is a no-op.
+  count from its first day; re-ingesting the same content later is a no-op. Documents of several
+  sources that are one paper (`document_ids`: shared DOI or cross-referenced ids) share one
+  version history (see `_doc_versions`).
 - Entities: canonical key `litkg_canon(surface)`; acronyms defined as "long form (SF)" resolve
   to the long form in the defining document, and in any document published on or after the
   first definition of that acronym anywhere.
@@ -56,24 +58,49 @@ def _load_vocabulary(tx: Transaction, vocab: schema.Vocabulary) -> None:
 
 STEPS: list[tuple[str, str]] = [
     (
+        # Versions of each paper. A paper is a `document_ids.canonical_id` (ids of several sources
+        # matched by DOI / cross-references; a document without pairs is its own paper). A
+        # version is (paper, content_hash), carried by the source documents that published that
+        # content; it is represented by the earliest carrier (ties: smallest doc_id), whose
+        # assertions are the version's. Versions are ordered by first day, then by the source's
+        # revision date (two versions on one batch day: the later revised is the newer), then
+        # hash. A deletion withdraws a carrier from its day on; a version is retracted on the
+        # first such day on which no carrier that published it by then is left.
         "_doc_versions",
         """
-        WITH v AS (
-            SELECT doc_id, content_hash, min(published) AS first_published
-            FROM documents GROUP BY doc_id, content_hash
+        WITH papers AS (
+            SELECT DISTINCT doc_id, canonical_id FROM document_ids
+        ), carriers AS (
+            SELECT coalesce(p.canonical_id, d.doc_id) AS paper, d.doc_id, d.content_hash,
+                   min(d.published) AS since, max(d.revised) AS revised
+            FROM documents d LEFT JOIN papers p USING (doc_id)
+            GROUP BY ALL
+        ), withdrawn AS (
+            SELECT c.paper, c.doc_id, c.content_hash, c.since, min(x.deleted_on) AS until
+            FROM carriers c LEFT JOIN deletions x
+              ON x.doc_id = c.doc_id AND x.deleted_on >= c.since
+            GROUP BY ALL
+        ), v AS (
+            SELECT paper, content_hash, min(since) AS first_published,
+                   arg_min(doc_id, (since, doc_id)) AS doc_id, max(revised) AS revised
+            FROM carriers GROUP BY paper, content_hash
         ), ordered AS (
             SELECT *, lead(first_published) OVER (
-                PARTITION BY doc_id ORDER BY first_published, content_hash) AS next_version_on
+                PARTITION BY paper ORDER BY first_published, revised NULLS FIRST, content_hash
+            ) AS next_version_on
             FROM v
         ), deleted AS (
-            SELECT o.doc_id, o.content_hash, min(d.deleted_on) AS deleted_on
-            FROM ordered o JOIN deletions d
-              ON d.doc_id = o.doc_id AND d.deleted_on >= o.first_published
+            SELECT w.paper, w.content_hash, min(w.until) AS deleted_on
+            FROM withdrawn w
+            WHERE w.until IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM withdrawn o
+                WHERE o.paper = w.paper AND o.content_hash = w.content_hash
+                  AND o.since <= w.until AND (o.until IS NULL OR o.until > w.until))
             GROUP BY ALL
         )
         SELECT o.doc_id, o.content_hash, o.first_published,
                least(o.next_version_on, d.deleted_on) AS retracted_on
-        FROM ordered o LEFT JOIN deleted d USING (doc_id, content_hash)
+        FROM ordered o LEFT JOIN deleted d USING (paper, content_hash)
         """,
     ),
     (

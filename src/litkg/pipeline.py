@@ -21,8 +21,9 @@ from litkg.construct import construct
 from litkg.documents import Batch, build_batch
 from litkg.extraction_cache import ExtractionCache
 from litkg.extractors.base import DOCUMENT_COLUMNS, Extractor
+from litkg.ingest import IngestReport, ingest_files, pending_days, store_batch
 from litkg.snapshots import write_snapshots
-from litkg.sources import iter_sources
+from litkg.sources import DEFAULT_OPTIONS, SourceOptions, iter_sources
 from litkg.store import WHOLE, Store, Transaction
 
 ASSERTION_ID = (
@@ -54,6 +55,8 @@ class RunSummary:
     quarantined: int = 0
     extraction_failures: int = 0
     cached_documents: int = 0
+    files: dict[str, int] = field(default_factory=dict)  # input files read / skipped (manifest)
+    failed_files: dict[str, str] = field(default_factory=dict)  # file -> why reading stopped
     changes: dict[str, int] = field(default_factory=dict)
     top_reinforced: list[dict[str, Any]] = field(default_factory=list)
     newly_contested: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +76,8 @@ class RunSummary:
             "quarantined": self.quarantined,
             "extraction_failures": self.extraction_failures,
             "cached_documents": self.cached_documents,
+            "files": self.files,
+            "failed_files": self.failed_files,
             "changes": self.changes,
             "top_reinforced": self.top_reinforced,
             "newly_contested": self.newly_contested,
@@ -114,6 +119,10 @@ class RunSummary:
                 f"{e['context'] or '-'} | {e['winner']} | "
                 f"{e['confidence']:.3f} vs {e['winner_confidence']:.3f} |"
             )
+        if self.failed_files:
+            lines += ["", "## Input files that failed", "", "| file | why reading stopped |",
+                      "|---|---|"]
+            lines += [f"| {f} | {why} |" for f, why in sorted(self.failed_files.items())]
         lines += ["", "## Wall time per stage (s)", "",
                   "| " + " | ".join(self.stage_seconds) + " | total |",
                   "|" + "---|" * (len(self.stage_seconds) + 1),
@@ -122,36 +131,20 @@ class RunSummary:
         return "\n".join(lines) + "\n"
 
 
-# -- ingest ------------------------------------------------------------------------------------
-def read_batch(paths: Iterable[str | Path], start: date | None, end: date | None) -> Batch:
-    """Read and validate source files, keeping documents published in [start, end]."""
-    return build_batch(iter_sources(paths), start=start, end=end)
+# -- ingest (manifest, paper ids: see litkg.ingest) ---------------------------------------------
+def read_batch(
+    paths: Iterable[str | Path], start: date | None, end: date | None,
+    options: SourceOptions = DEFAULT_OPTIONS,
+) -> Batch:
+    """Read and validate source files, keeping documents published in [start, end] (every
+    file, without the manifest: see `litkg.ingest.ingest_files` for manifest-aware reading)."""
+    return build_batch(iter_sources(paths, options), start=start, end=end)
 
 
 def ingest_batch(tx: Transaction, batch: Batch) -> dict[date, int]:
-    """Merge a batch into the store; returns, per day, how many new document versions came in."""
-    new: dict[date, int] = {}
-    doc_schema = schema.table("documents").arrow_schema()
-    for day, rows in sorted(batch.documents.items()):
-        part = f"published={day.isoformat()}"
-        before = _count(tx, "documents", "published", day)
-        tx.merge_partition("documents", part, pa.Table.from_pylist(rows, schema=doc_schema))
-        new[day] = _count(tx, "documents", "published", day) - before
-    del_schema = schema.table("deletions").arrow_schema()
-    for day, rows in sorted(batch.deletions.items()):
-        part = f"deleted_on={day.isoformat()}"
-        before = _count(tx, "deletions", "deleted_on", day)
-        tx.merge_partition("deletions", part, pa.Table.from_pylist(rows, schema=del_schema))
-        if _count(tx, "deletions", "deleted_on", day) > before:
-            new[day] = new.get(day, 0) + 1
-    if batch.quarantine:
-        q_schema = schema.table("quarantine").arrow_schema()
-        tx.merge_partition("quarantine", WHOLE, pa.Table.from_pylist(batch.quarantine, schema=q_schema))
-    return new
-
-
-def _count(tx: Transaction, table: str, column: str, day: date) -> int:
-    return tx.sql(f'SELECT count(*) FROM "{table}" WHERE "{column}" = ?', [day]).fetchone()[0]
+    """Merge a batch into the store (documents, deletions, paper ids, quarantine); returns, per
+    day, how many new document versions came in (a new deletion counts as one)."""
+    return store_batch(tx, batch)
 
 
 # -- extract -----------------------------------------------------------------------------------
@@ -170,7 +163,7 @@ def extract_documents(
     hashes = docs.column("content_hash").to_pylist()
     key = extractor.config_key()
     cached, covered = cache.lookup(key, hashes) if cache else (None, set())
-    todo_mask = pa.array([h not in covered for h in hashes])
+    todo_mask = pa.array([h not in covered for h in hashes], type=pa.bool_())
     todo = docs.filter(todo_mask)
     parts = [_relabel(cached, docs)] if cached is not None and cached.num_rows else []
     failures: list[Any] = []
@@ -187,7 +180,8 @@ def extract_documents(
         ]
         if cache:
             done_set = set(done)
-            mask = pa.array([h in done_set for h in result.assertions.column("content_hash").to_pylist()])
+            produced = result.assertions.column("content_hash").to_pylist()
+            mask = pa.array([h in done_set for h in produced], type=pa.bool_())
             cache.put(key, done, result.assertions.filter(mask))
     if parts:
         table = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
@@ -278,6 +272,8 @@ class WorkPlan:
     skipped: list[date] = field(default_factory=list)
     quarantined: int = 0
     ingest_s: float = 0.0
+    files: dict[str, int] = field(default_factory=dict)
+    failed_files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -300,11 +296,14 @@ def prepare(
     sources: Iterable[str | Path] = (),
     force: bool = False,
     lock_timeout: float = 0,
+    source_options: SourceOptions | None = None,
 ) -> WorkPlan:
     """Ingest `sources` for `days` (committed at once) and list the days that need work.
 
-    A day needs work unless it is already committed (has a snapshot) and got no new document
-    version now; `force` redoes every day.
+    Files go through the `source_files` manifest: an unchanged file whose records of `days` were
+    all ingested before is not read again (`force` reads every file). A day needs work unless
+    it is already committed (has a snapshot) and got no new document version, now or since its
+    snapshot (e.g. by `litkg ingest`); `force` redoes every day.
     """
     days = sorted(set(days))
     plan = WorkPlan(run_id=uuid.uuid4().hex, days=days)
@@ -315,15 +314,18 @@ def prepare(
         new_versions: dict[date, int] = {}
         sources = list(sources)
         if sources:
-            batch = read_batch(sources, days[0], days[-1])
-            plan.quarantined = len(batch.quarantine)
-            wanted = set(days)
-            batch.documents = {d: v for d, v in batch.documents.items() if d in wanted}
-            batch.deletions = {d: v for d, v in batch.deletions.items() if d in wanted}
-            new_versions = ingest_batch(tx, batch)
-            if any(new_versions.values()) or batch.quarantine:
+            report: IngestReport = ingest_files(
+                tx, sources, start=days[0], end=days[-1], days=set(days), force=force,
+                options=source_options or DEFAULT_OPTIONS,
+            )
+            plan.quarantined = report.quarantined
+            plan.failed_files = report.failed_files
+            plan.files = {"read": len(report.files_read), "skipped": len(report.files_skipped)}
+            new_versions = report.new_versions
+            if report.changed:
                 tx.commit()
         done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
+        pending = pending_days(tx, days[0], days[-1]) if done else set()
         stored_days = {
             r[0] for r in tx.sql(
                 "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",
@@ -331,7 +333,7 @@ def prepare(
             ).fetchall()
         }
         for day in days:
-            if day in done and not force and not new_versions.get(day):
+            if day in done and not force and not new_versions.get(day) and day not in pending:
                 plan.skipped.append(day)
             elif day in stored_days:
                 plan.documents[day] = documents_of_day(tx, day)
@@ -368,7 +370,8 @@ def commit_run(
 ) -> RunSummary:
     """Store the extractions (delete-insert by day), rebuild the graph, snapshot, commit."""
     summary = RunSummary(run_id=plan.run_id, skipped_days=list(plan.skipped),
-                         quarantined=plan.quarantined)
+                         quarantined=plan.quarantined, files=dict(plan.files),
+                         failed_files=dict(plan.failed_files))
     summary.add_time("ingest", plan.ingest_s)
     vocab = schema.vocabulary(vocabulary)
     if not extractions:
@@ -376,11 +379,12 @@ def commit_run(
     extractions = sorted(extractions, key=lambda e: e.day)
     with store.writer(timeout=lock_timeout) as tx:
         day_seconds: dict[date, float] = {}
+        stored_days = _assertion_days(tx)
         for ex in extractions:
             summary.days.append(ex.day)
             summary.add_time("extract", ex.seconds)
             t2 = time.perf_counter()
-            if ex.documents.num_rows or ex.day in _assertion_days(tx):
+            if ex.documents.num_rows or ex.day in stored_days:
                 summary.assertions += write_extraction(
                     tx, ex.day, ex.documents, ex.assertions, ex.failures, ex.extras, plan.run_id
                 )
@@ -417,6 +421,7 @@ def process_days(
     force: bool = False,
     on_day: Callable[[date, str], None] | None = None,
     lock_timeout: float = 0,
+    source_options: SourceOptions | None = None,
 ) -> RunSummary:
     """Ingest, extract, construct and snapshot `days`: what `litkg run`/`backfill` do.
 
@@ -424,7 +429,8 @@ def process_days(
     documents ingested but their days uncommitted, and a rerun finishes them.
     """
     t_run = time.perf_counter()
-    plan = prepare(store, days, sources=sources, force=force, lock_timeout=lock_timeout)
+    plan = prepare(store, days, sources=sources, force=force, lock_timeout=lock_timeout,
+                   source_options=source_options)
     cache = ExtractionCache(store.cache_dir / "extract")
     extractions = []
     for day in plan.skipped:
@@ -474,11 +480,22 @@ def _summarise(tx: Transaction, summary: RunSummary) -> None:
     ]
 
 
-def ingest_only(store: Store, paths: Iterable[str | Path]) -> dict[str, int]:
-    """Store documents from `paths` without processing them (`litkg ingest`)."""
-    batch = read_batch(paths, None, None)
-    with store.writer() as tx:
-        new = ingest_batch(tx, batch)
-        tx.commit()
-    return {"documents": batch.count_documents(), "new_versions": sum(new.values()),
-            "days": len(batch.days()), "quarantined": len(batch.quarantine)}
+def ingest_only(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    force: bool = False,
+    options: SourceOptions | None = None,
+    lock_timeout: float = 0,
+) -> dict[str, Any]:
+    """Store documents from `paths` without processing them (`litkg ingest`).
+
+    Only new or changed files are read (the `source_files` manifest), in file order; `force`
+    reads all. A later `run`/`backfill` extracts the days that got new versions, committed or
+    not. Returns the counts of `IngestReport.to_dict()`.
+    """
+    with store.writer(timeout=lock_timeout) as tx:
+        report = ingest_files(tx, paths, force=force, options=options or DEFAULT_OPTIONS)
+        if report.changed or not store.exists():
+            tx.commit()
+    return report.to_dict()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pyarrow as pa
+
 from litkg.construct import STEPS
 from litkg.store import Transaction
 
@@ -58,11 +60,14 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
     Counts of earlier snapshots are recomputed too, so a day that arrives late (a backfill of
     an older date) leaves every snapshot consistent with "as of that day".
     """
-    tx.sql("CREATE OR REPLACE TEMP TABLE _run_days (day DATE, wall_s DOUBLE)")
-    if processed:
-        tx.con.executemany(
-            "INSERT INTO _run_days VALUES (?, ?)", [[d, w] for d, w in sorted(processed.items())]
-        )
+    days = sorted(processed)
+    tx.con.register(
+        "_run_days_in",
+        pa.table({"day": pa.array(days, pa.date32()),
+                  "wall_s": pa.array([processed[d] for d in days], pa.float64())}),
+    )
+    tx.sql("CREATE OR REPLACE TEMP TABLE _run_days AS SELECT * FROM _run_days_in")
+    tx.con.unregister("_run_days_in")
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _snapshot_days AS "
         "SELECT day FROM snapshots UNION SELECT day FROM _run_days"

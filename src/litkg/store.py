@@ -369,6 +369,7 @@ def write_catalog(store: Store, manifest: Manifest) -> None:
         )
         con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
         con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
+        con.execute((SQL_DIR / "catalog_macros.sql").read_text(encoding="utf-8"))
         con.execute("CHECKPOINT")
     finally:
         con.close()

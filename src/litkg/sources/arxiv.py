@@ -12,8 +12,10 @@ Records: `doc_id` is `arxiv:<id without version>` (`arxiv:0704.0001`, `arxiv:hep
 the DOI goes to `other_ids` as `doi:<lowercased doi>`; authors come from `authors_parsed`
 ("First Last Suffix"; the optional 4th affiliation element is ignored), else from the `authors`
 string; venue is "arXiv"; url `https://arxiv.org/abs/<id>`. Title and abstract are passed through
-`normalise_latex` (plain Unicode, line wraps collapsed); with `normalise=False` the snapshot text is
-kept verbatim (only stripped). The ingest layer should keep the original text if it needs it.
+`normalise_latex` (plain Unicode, line wraps collapsed); the snapshot text (stripped) is kept in
+`title_original` / `abstract_original` when normalisation changed more than whitespace (None
+otherwise), and the ingest layer stores it next to the normalised text. With `normalise=False`
+the snapshot text is kept verbatim (only stripped). `revised` is the latest version's `created`.
 
 Date policy (`date_policy`, the batch key in `SourceRecord.published`, all dates UTC):
 
@@ -239,11 +241,13 @@ def parse_arxiv_record(
     else:
         chain = (v1, latest, from_id, updated)
     published = next((d for d in chain if d is not None), None)
+    title = _text(obj.get("title"), normalise)
+    abstract = _text(obj.get("abstract"), normalise)
 
     return SourceRecord(
         doc_id=f"arxiv:{base_id}",
-        title=_text(obj.get("title"), normalise),
-        abstract=_text(obj.get("abstract"), normalise),
+        title=title,
+        abstract=abstract,
         published=published,
         source=SOURCE,
         source_file=source_file,
@@ -252,7 +256,20 @@ def parse_arxiv_record(
         venue="arXiv",
         url=f"https://arxiv.org/abs/{base_id}",
         other_ids=_dois(obj.get("doi")),
+        revised=latest,
+        title_original=_original(obj.get("title"), title) if normalise else None,
+        abstract_original=_original(obj.get("abstract"), abstract) if normalise else None,
     )
+
+
+def _original(raw: Any, normalised: str | None) -> str | None:
+    """The snapshot text (stripped) when normalisation changed more than its whitespace."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if _WS_RE.sub(" ", text) == (normalised or ""):
+        return None
+    return text
 
 
 def iter_arxiv(
@@ -283,7 +300,7 @@ def _iter_arxiv(
     try:
         stream = _open_lines(path)
     except OSError as exc:
-        yield Rejected(source_file, 1, f"cannot open file: {exc}")
+        yield Rejected(source_file, 0, f"cannot open file: {exc}", file_level=True)
         return
     try:
         while True:
@@ -291,7 +308,7 @@ def _iter_arxiv(
                 raw_bytes = stream.readline(_MAX_LINE)
             except (OSError, EOFError, ValueError, zlib.error) as exc:
                 reason = f"truncated or unreadable file after line {lineno}; rest not read: {exc}"
-                yield Rejected(source_file, lineno + 1, reason)
+                yield Rejected(source_file, lineno + 1, reason, file_level=True)
                 return
             if not raw_bytes:
                 return

@@ -1,6 +1,8 @@
 """Plain document files: JSON lines (optionally gzipped) and Parquet, one record per abstract.
 
-Fields: doc_id, title, abstract, published (ISO date), optional source, authors, venue, url.
+Fields: doc_id, title, abstract, published (ISO date), optional source, authors, venue, url,
+other_ids (the paper's ids elsewhere: "doi:10.x/y", "pmid:123", "arxiv:2101.11408") and revised
+(ISO date: orders two versions published on the same day).
 A record with `"deleted": true` withdraws doc_id from `deleted_on` (or `published`) on.
 """
 
@@ -79,6 +81,7 @@ def record_from_mapping(obj: Any, source_file: str, line: int, raw: str) -> Sour
         venue=_text(obj.get("venue")),
         url=_text(obj.get("url")),
         other_ids=[str(x) for x in obj.get("other_ids") or []],
+        revised=parse_date(obj.get("revised")),
     )
 
 
@@ -87,6 +90,7 @@ def iter_jsonl(path: str | Path) -> Iterator[SourceItem]:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     name = str(path)
+    number = 0
     try:
         with opener(path, "rb") as fh:
             for number, raw_bytes in enumerate(fh, start=1):
@@ -107,7 +111,8 @@ def iter_jsonl(path: str | Path) -> Iterator[SourceItem]:
                     continue
                 yield record_from_mapping(obj, name, number, raw)
     except (OSError, EOFError) as exc:  # truncated gzip, unreadable file
-        yield Rejected(name, 0, f"file could not be read to the end: {exc}")
+        where = number + 1 if number else 0
+        yield Rejected(name, where, f"file could not be read to the end: {exc}", file_level=True)
 
 
 def iter_parquet(path: str | Path) -> Iterator[SourceItem]:
@@ -116,7 +121,7 @@ def iter_parquet(path: str | Path) -> Iterator[SourceItem]:
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
-        yield Rejected(name, 0, f"not a readable Parquet file: {exc}")
+        yield Rejected(name, 0, f"not a readable Parquet file: {exc}", file_level=True)
         return
     number = 0
     for batch in parquet.iter_batches():

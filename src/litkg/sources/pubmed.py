@@ -333,6 +333,7 @@ def _parse_article(
         entrez = parse_pubmed_date(citation.find("DateCreated"))
     completed = parse_pubmed_date(citation.find("DateCompleted"))
     published = _choose_date(policy, entrez, _article_date(article), pub, completed)
+    revised = parse_pubmed_date(citation.find("DateRevised"))
 
     record = SourceRecord(
         doc_id=doc_id,
@@ -346,6 +347,7 @@ def _parse_article(
         venue=venue,
         url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         other_ids=other_ids,
+        revised=revised,
     )
     return record, entrez
 
@@ -544,7 +546,7 @@ def _iter_pubmed(path: Path, policy: str, file_date: date | None) -> Iterator[So
     try:
         stream = open_binary(path)
     except OSError as exc:
-        yield Rejected(source_file, 1, f"cannot open file: {exc}")
+        yield Rejected(source_file, 0, f"cannot open file: {exc}", file_level=True)
         return
     try:
         context = etree.iterparse(
@@ -572,10 +574,11 @@ def _iter_pubmed(path: Path, policy: str, file_date: date | None) -> Iterator[So
                 if entities:
                     failure = Rejected(
                         source_file,
-                        1,
+                        0,
                         "internal DTD subset declares entities "
                         f"({', '.join(entities[:5])}): possible XXE or entity-expansion attack; "
                         "file not read",
+                        file_level=True,
                     )
                     break
             pos += 1
@@ -606,10 +609,14 @@ def _iter_pubmed(path: Path, policy: str, file_date: date | None) -> Iterator[So
         root = getattr(context, "root", None)
         if failure is None and pos == 0 and root is not None and root.tag not in _ROOT_TAGS:
             failure = Rejected(
-                source_file, 1, f"not PubMed XML: root element <{root.tag}> holds no articles"
+                source_file, 0, f"not PubMed XML: root element <{root.tag}> holds no articles",
+                file_level=True,
             )
     except Exception as exc:  # noqa: BLE001 - a file-level failure ends the file, never raises
-        failure = Rejected(source_file, pos + 1, _error_reason(exc, pos + 1), str(exc)[:_RAW_LIMIT])
+        failure = Rejected(
+            source_file, pos + 1, _error_reason(exc, pos + 1), str(exc)[:_RAW_LIMIT],
+            file_level=True,
+        )
     finally:
         stream.close()
 

@@ -14,6 +14,9 @@ class SourceRecord:
     the same paper's ids in other namespaces (a DOI, a PMID cross-reference) for deduplication.
     `published` is the batch key under the source's date policy; None means "no usable date"
     (validation quarantines it). `line` is the 1-based position in the file (line or record).
+    `revised` is when the source last revised this record (PubMed `DateRevised`, arXiv latest
+    version), used to order two versions that share a batch day. `title_original` /
+    `abstract_original` keep the source text when a reader normalised it (arXiv LaTeX).
     """
 
     doc_id: str
@@ -27,6 +30,9 @@ class SourceRecord:
     venue: str | None = None
     url: str | None = None
     other_ids: list[str] = field(default_factory=list)
+    revised: date | None = None
+    title_original: str | None = None
+    abstract_original: str | None = None
 
 
 @dataclass
@@ -41,13 +47,20 @@ class Deletion:
 
 @dataclass
 class Rejected:
-    """A record that could not be read; it goes to quarantine with file, position and reason."""
+    """A record that could not be read; it goes to quarantine with file, position and reason.
+
+    `line` is the 1-based position of the record (text line, or element for XML); 0 means the
+    whole file (it could not be opened, or was refused before any record was read).
+    `file_level` marks a failure of the file itself: reading stopped here (missing or unreadable
+    file, truncated gzip, XML syntax error, refused DTD), so the rest of the file is not read.
+    """
 
     source_file: str
     line: int
     reason: str
     raw: str | None = None
     doc_id: str | None = None
+    file_level: bool = False
 
 
 SourceItem = SourceRecord | Deletion | Rejected

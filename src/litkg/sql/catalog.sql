@@ -10,6 +10,8 @@ CREATE VIEW aliases AS SELECT * FROM stored_aliases;
 CREATE VIEW edges AS SELECT * FROM stored_edges;
 CREATE VIEW quarantine AS SELECT * FROM stored_quarantine;
 CREATE VIEW snapshots AS SELECT * FROM stored_snapshots;
+CREATE VIEW document_ids AS SELECT * FROM stored_document_ids;
+CREATE VIEW source_files AS SELECT * FROM stored_source_files;
 
 -- Assertions are immutable; their status is derived: live, retracted (their document was
 -- revised or deleted: from retracted_on on) or ignored (a re-ingested duplicate, an unknown
@@ -20,4 +22,5 @@ CREATE VIEW assertions AS
                 WHEN l.retracted_on IS NULL THEN 'live' ELSE 'retracted' END AS status,
            l.retracted_on, l.edge_id
     FROM stored_assertions a LEFT JOIN stored_links l USING (assertion_id);
+
 
