@@ -8,6 +8,7 @@ merged back into one `DayExtraction` per day for `commit_run`.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -72,11 +73,16 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 _building = threading.Lock()
 
 
-def build_extractor(name: str, vocabulary: str) -> Any:
+def build_extractor(name: str, vocabulary: str, home: str | None = None) -> Any:
     """The extractor a task uses. Its model is cached per process; the lock makes concurrent
-    tasks wait for the first load instead of each loading it."""
+    tasks wait for the first load instead of each loading it. The LLM extractor's response
+    cache goes under the run's store (`home`), not `$LITKG_HOME`, unless
+    `LITKG_LLM_CACHE_DIR` says otherwise."""
+    options: dict[str, Any] = {}
+    if name == "llm" and home and not os.environ.get("LITKG_LLM_CACHE_DIR"):
+        options["cache_dir"] = Store(home).cache_dir / "llm"
     with _building:
-        return make_extractor(name, vocabulary=vocabulary)
+        return make_extractor(name, vocabulary=vocabulary, **options)
 
 
 @task(
@@ -92,7 +98,7 @@ def build_extractor(name: str, vocabulary: str) -> Any:
 def extract_chunk(day: date, docs: pa.Table, home: str, extractor: str,
                   vocabulary: str) -> DayExtraction:
     """Extract a chunk of one day's documents, cache first; no store writes (parallel-safe)."""
-    ex = build_extractor(extractor, vocabulary)
+    ex = build_extractor(extractor, vocabulary, home)
     return extract_day(day, docs, ex, ExtractionCache(Store(home).cache_dir / "extract"))
 
 
@@ -119,7 +125,7 @@ def in_flight_at_most(futures_of: Any, jobs: list[tuple], limit: int) -> Iterato
 
 
 def merge_day(day: date, docs: pa.Table, parts: list[DayExtraction]) -> DayExtraction:
-    """One day's extraction from its chunks' (documents = the whole day's)."""
+    """One day's extraction from the extractions of its chunks (documents: the whole day's)."""
     if not parts:
         return DayExtraction(day, docs, empty_assertions(), [], {}, 0, 0.0)
     first = parts[0].assertions.schema

@@ -86,7 +86,8 @@ def run_days(
     logger.info("%s: %d day(s) to process, %d already committed (store %s)",
                 _span(days), len(plan.documents), len(plan.skipped), store.home)
     # built here first: a bad name fails before any task, and the model loads once
-    key = extraction.build_extractor(extractor, vocabulary).config_key() if plan.documents else ""
+    key = (extraction.build_extractor(extractor, vocabulary, str(store.home)).config_key()
+           if plan.documents else "")
     t_extract = time.perf_counter()
     extractions = extraction.extract_plan(plan, home=str(store.home), extractor=extractor,
                                           vocabulary=vocabulary, settings=settings)

@@ -77,7 +77,7 @@ class Counting:
 def extractor(monkeypatch):
     """Install a Counting extractor as what every flow task builds; returns a setter."""
     current = {"x": Counting()}
-    monkeypatch.setattr(extraction, "build_extractor", lambda name, vocabulary: current["x"])
+    monkeypatch.setattr(extraction, "build_extractor", lambda *args: current["x"])
     monkeypatch.setenv("LITKG_RETRY_DELAY_S", "0.01")
 
     def use(x: Counting) -> Counting:
@@ -155,6 +155,34 @@ def test_spacy_extraction_in_parallel_chunks_equals_the_library_run(tmp_path):
                  extractor=SpacyRuleExtractor())
     assert result["documents"] == 7 and result["assertions"] > 0
     assert differences(store, reference) == {}
+
+
+def test_llm_extraction_in_chunks_stores_what_the_library_stores(tmp_path, monkeypatch):
+    """Over real HTTP to the scripted OpenAI-compatible server: the per-document audit tables
+    (llm_usage, llm_rejections) of the chunks are merged back too."""
+    from litkg.extractors import make_extractor
+    from llm_server import ScriptedServer, pattern_responder
+
+    days = [date(2024, 3, 1), date(2024, 3, 2)]
+    src = write_docs(tmp_path / "in.jsonl", [
+        (f"doi:{i}", days[i % 2], f"FooNet{i} outperforms BarNet on ImageNet. It is fast.")
+        for i in range(5)
+    ])
+    with ScriptedServer(responder=pattern_responder) as server:
+        for k, v in {"LITKG_LLM_URL": server.url, "LITKG_LLM_MODEL": "scripted-model",
+                     "LITKG_LLM_K0": "4", "LITKG_LLM_K_MAX": "8"}.items():
+            monkeypatch.setenv(k, v)
+        store = Store(tmp_path / "flow")
+        result = process_days_flow(days, source=str(src), home=str(store.home),
+                                   extractor="llm", docs_per_task=1, extract_concurrency=3)
+        reference = Store(tmp_path / "library")
+        process_days(reference, days, sources=[src], extractor=make_extractor(
+            "llm", cache_dir=reference.cache_dir / "llm"))
+    assert result["assertions"] == 5
+    assert differences(store, reference) == {}
+    con = store.connect()
+    assert con.execute("SELECT count(*) FROM llm_usage WHERE NOT cached").fetchone()[0] == 5
+    assert len(list((store.cache_dir / "llm").rglob("*.json"))) == 5  # the run's store's cache
 
 
 def test_extraction_runs_over_chunks_of_documents_with_at_most_n_in_flight(
@@ -261,13 +289,21 @@ def test_a_run_finding_the_store_locked_fails_clearly_or_waits_for_it(
         with pytest.raises(StoreLocked, match="is being written by pid"):
             process_day(DAYS[0], source=str(corpus), home=str(store.home), lock_timeout=0)
 
-    holder = store.writer()
-    holder.__enter__()
-    threading.Timer(1.5, holder.__exit__, (None, None, None)).start()
+    held = threading.Event()
+
+    def hold_for_a_while() -> None:
+        with store.writer():
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold_for_a_while)
+    holder.start()
+    held.wait(10)
     t0 = time.monotonic()
     result = process_day(DAYS[0], source=str(corpus), home=str(store.home), lock_timeout=30)
-    assert time.monotonic() - t0 >= 1.4
+    assert time.monotonic() - t0 >= 1.0
     assert result["days"] == [DAYS[0].isoformat()]
+    holder.join()
 
 
 def test_two_backfills_at_once_over_overlapping_days_end_with_one_correct_store(

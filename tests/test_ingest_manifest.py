@@ -157,7 +157,8 @@ def test_ingest_exit_codes(tmp_path):
         cli.app, ["ingest", str(cut), str(tmp_path / "missing.xml"), "--home", home, "--json"])
     assert res.exit_code == 3
     counts = json.loads(res.stdout)
-    assert set(map(lambda p: Path(p).name, counts["failed_files"])) == {"p.xml.gz", "missing.xml"}
+    assert counts["files_read"] == 1  # the missing file is failed, not read
+    assert {Path(p).name for p in counts["failed_files"]} == {"p.xml.gz", "missing.xml"}
     assert counts["documents"] > 0  # what came before the cut is stored
     row = manifest(Store(home))["p.xml.gz"]
     assert "truncated" in row["error"]

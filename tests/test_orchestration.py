@@ -79,6 +79,8 @@ class Stack:
             DO_NOT_TRACK="1",
             PREFECT_LOGGING_LEVEL="INFO",
             PREFECT_WORKER_QUERY_SECONDS="1",  # pick up runs at once (default 10 s)
+            # the nightly deployment's cron must not fire into the test's store mid-test
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         )
         self.env = env
         self.server: subprocess.Popen | None = None

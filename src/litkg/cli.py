@@ -94,11 +94,14 @@ def _parse_day(value: str, name: str) -> date:
         raise  # unreachable
 
 
-def _extractor(name: str, vocabulary: str):  # noqa: ANN202 - protocol instance
+def _extractor(name: str, vocabulary: str, home: Path | None = None):  # noqa: ANN202
     from litkg.extractors import make_extractor
 
+    options = {}
+    if name == "llm":  # the LLM response cache lives in the store it serves
+        options["cache_dir"] = _store(home).cache_dir / "llm"
     try:
-        return make_extractor(name, vocabulary=vocabulary)
+        return make_extractor(name, vocabulary=vocabulary, **options)
     except Exception as exc:  # noqa: BLE001 - a clear one-line message for any set-up error
         _fail(f"cannot start extractor {name!r}: {exc}")
 
@@ -140,7 +143,7 @@ def _process(  # noqa: ANN001
     from litkg.pipeline import process_days
 
     store = _store(home)
-    ex = _extractor(extractor, vocabulary)
+    ex = _extractor(extractor, vocabulary, home)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -427,11 +430,11 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     files = data.get("source_files") or []
     if files:
         ft = Table(title="input files (newest first)")
-        for col in ("file", "reader", "records", "deletions", "rejects", "last ingested", "error"):
+        for col in ("file", "records", "deletions", "rejects", "last ingested", "error"):
             ft.add_column(col, overflow="fold")
         for f in files[:20]:
             ft.add_row(
-                Path(f["path"]).name, f["reader"], str(f["records"]), str(f["deletions"]),
+                Path(f["path"]).name, str(f["records"]), str(f["deletions"]),
                 str(f["rejects"]), str(f["last_ingested_at"])[:19], f["error"] or "",
             )
         console.print(ft)

@@ -407,7 +407,7 @@ def ingest_files(
     records of the days asked (all days when none are given), update the manifest. No commit."""
     scans = scan_files(tx, paths, start=start, end=end, days=days, force=force, options=options)
     report = IngestReport()
-    report.files_read = [str(s.path) for s in scans if s.read]
+    report.files_read = [str(s.path) for s in scans if s.read and s.exists]
     report.files_skipped = [str(s.path) for s in scans if not s.read]
     batch = build_batch(_items(scans, options), start=start, end=end, days=days)
     report.failed_files = batch.failed_files()
