@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from litkg import schema
 from litkg.pipeline import days_between, ingest_only, process_days
 from litkg.store import Store
 from tests.scripted import ScriptedExtractor, abstract, claim
+from tests.storecompare import snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 
@@ -84,18 +84,6 @@ def run(store: Store, sources, days: list[date], **kw):
     return process_days(store, days, sources=sources, extractor=ScriptedExtractor(), **kw)
 
 
-def tables(store: Store) -> dict[str, list[tuple]]:
-    """Every stored table without its volatile columns (and file paths), sorted."""
-    con = store.connect()
-    volatile = set(schema.volatile_columns())
-    out = {}
-    for name, table in schema.tables().items():
-        cols = [f'"{c}"' for c in table.columns if c not in volatile]
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM stored_{name}").fetchall()
-        out[name] = sorted(rows, key=repr)
-    return out
-
-
 def edge(store: Store, subject: str, relation: str, obj: str, on: date) -> dict | None:
     row = store.connect().execute(
         "SELECT status, support, last_evidence_doc FROM edges "
@@ -154,7 +142,7 @@ def test_dedup_is_independent_of_processing_order(tmp_path):
     late_first = Store(tmp_path / "late_first")  # the journal version is processed first
     for days in ([day(4)], [day(2)], days_between(day(1), day(6))):
         run(late_first, sources, days)
-    assert tables(late_first) == tables(whole)
+    assert snapshot(late_first) == snapshot(whole)
 
 
 def test_cross_reference_without_doi_and_ambiguous_doi(tmp_path):
@@ -224,7 +212,7 @@ def test_reissued_pmid_with_new_content_is_a_revision(tmp_path):
     other = Store(tmp_path / "other")
     run(other, [src / "pubmed02.xml"], days_between(day(1), day(4)))
     run(other, [src], days_between(day(1), day(4)))
-    assert tables(other) == tables(store)
+    assert snapshot(other) == snapshot(store)
 
 
 def test_deletion_retracts_edges_and_unknown_pmid_is_recorded(tmp_path, spacy_extractor):

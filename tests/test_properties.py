@@ -16,10 +16,10 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from litkg import schema
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
 from tests.scripted import ScriptedExtractor, abstract, claim, write_docs
+from tests.storecompare import snapshot
 
 settings.register_profile(
     "ci",
@@ -66,18 +66,6 @@ def write_stream(path, docs, dels):
         [(f"doi:{i}", day(d), abstract(*cs)) for i, d, cs in docs],
         [(f"doi:{i}", day(d)) for i, d in dels],
     )
-
-
-def snapshot(store: Store) -> dict[str, list[tuple]]:
-    """Every stored table without its volatile (when/which run) columns, sorted."""
-    con = store.connect()
-    volatile = set(schema.volatile_columns())
-    out = {}
-    for name, table in schema.tables().items():
-        cols = [f'"{c}"' for c in table.columns if c not in volatile]
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM stored_{name}").fetchall()
-        out[name] = sorted(rows, key=repr)
-    return out
 
 
 def run(store: Store, src, days: list[date], force: bool = False) -> None:
