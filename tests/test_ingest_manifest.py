@@ -131,7 +131,7 @@ def test_file_level_rejects_are_line_0_or_where_reading_stopped(tmp_path):
 # -- exit codes ----------------------------------------------------------------------------------
 @pytest.fixture
 def scripted_cli(monkeypatch):
-    monkeypatch.setattr(cli, "_extractor", lambda name, vocabulary: ScriptedExtractor())
+    monkeypatch.setattr(cli, "_extractor", lambda *args, **kwargs: ScriptedExtractor())
 
 
 def test_ingest_exit_codes(tmp_path):
