@@ -143,9 +143,15 @@ def add_day(store: Store, vocab: schema.Vocabulary, day: date, n: int, entities:
                    'bench' AS run_id, md5(doc_id || i) AS assertion_id FROM gen""",
             "day",
         )
+        t = time.perf_counter()
         construct(tx, vocab)
+        print(f"... add-day construct {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        t = time.perf_counter()
         write_snapshots(tx, {day: 0.0}, "bench")
+        print(f"... add-day snapshots {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        t = time.perf_counter()
         tx.commit()
+        print(f"... add-day commit {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return time.perf_counter() - t0
 
 
@@ -187,7 +193,14 @@ def main() -> None:
     ap.add_argument("--day-size", type=int, default=600, help="assertions in the added day")
     ap.add_argument("--baseline", type=int, default=20_000, help="assertions for the baseline")
     ap.add_argument("--keep", type=Path, default=None, help="keep the store here")
+    ap.add_argument("--verbose", action="store_true", help="log each construction step")
     args = ap.parse_args()
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="... %(message)s")
+        for noisy in ("filelock",):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
     home = args.keep or Path(tempfile.mkdtemp(prefix="litkg-bench-"))
     store = Store(home / "store")
@@ -203,15 +216,18 @@ def main() -> None:
         "SELECT count(DISTINCT edge_id), count(*), count(DISTINCT edge_id) FILTER "
         "(status = 'contested') FROM edges"
     ).fetchone()
+    # edges with a contradicting partner in the same context (two equi-joins, not an OR join)
     partnered = con.execute(
-        """SELECT count(DISTINCT a.edge_id) FROM (SELECT DISTINCT edge_id, subject, relation,
-           object, context FROM edges) a JOIN (SELECT DISTINCT edge_id, subject, relation, object,
-           context FROM edges) b ON a.context = b.context AND (
-             (a.relation = 'outperforms' AND b.relation = 'outperforms' AND a.subject = b.object
-              AND a.object = b.subject) OR
-             (a.subject = b.subject AND a.object = b.object AND
-              ((a.relation = 'improves' AND b.relation = 'degrades') OR
-               (a.relation = 'degrades' AND b.relation = 'improves'))))"""
+        """WITH k AS (SELECT DISTINCT edge_id, subject, relation, object, context FROM edges)
+           SELECT count(DISTINCT edge_id) FROM (
+             SELECT a.edge_id FROM k a JOIN k b ON a.relation = 'outperforms'
+               AND b.relation = 'outperforms' AND a.subject = b.object
+               AND a.object = b.subject AND a.context = b.context
+             UNION ALL
+             SELECT a.edge_id FROM k a JOIN k b ON a.subject = b.subject
+               AND a.object = b.object AND a.context = b.context
+               AND a.relation IN ('improves', 'degrades') AND b.relation IN ('improves', 'degrades')
+               AND a.relation <> b.relation)"""
     ).fetchone()[0]
     con.close()
     last = START + timedelta(days=args.days)

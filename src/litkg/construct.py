@@ -25,8 +25,13 @@ Semantics (see docs/architecture.md):
 
 from __future__ import annotations
 
+import logging
+import time
+
 from litkg import schema
 from litkg.store import Transaction
+
+log = logging.getLogger(__name__)
 
 # ln(1 - c) is stored as an integer number of nano-units: sums are exact in any order.
 LOG_SCALE = 1_000_000_000
@@ -352,7 +357,9 @@ def construct(tx: Transaction, vocab: schema.Vocabulary) -> dict[str, int]:
     """Rebuild the derived tables (links, mentions, entities, aliases, edges) in `tx`."""
     _load_vocabulary(tx, vocab)
     for name, sql in STEPS:
+        t0 = time.perf_counter()
         tx.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        log.debug("construct step %s: %.3f s", name, time.perf_counter() - t0)
     counts = {}
     counts["links"] = tx.replace_table("links", "SELECT * FROM _links")
     counts["mentions"] = tx.replace_table(
