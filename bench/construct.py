@@ -76,18 +76,23 @@ def complete(tx, table: str, sql: str) -> str:
     return f"SELECT *{nulls} FROM ({sql})"
 
 
+def store_documents(tx) -> None:  # noqa: ANN001 - a store Transaction
+    """The documents behind the generated assertions (table `gen`), by publication day."""
+    tx.replace_partitions(
+        "documents",
+        complete(tx, "documents",
+                 """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract,
+                 day AS published, 'bench' AS source, []::VARCHAR[] AS authors,
+                 'bench' AS source_file, now()::TIMESTAMP AS ingested_at
+                 FROM gen GROUP BY doc_id, content_hash, day"""),
+        "published",
+    )
+
+
 def load(store: Store, n: int, days: int, entities: int) -> int:
     with store.writer() as tx:
         tx.sql(stream_sql(n, days, entities, 0.42))
-        tx.replace_partitions(
-            "documents",
-            complete(tx, "documents",
-                     """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract,
-                     day AS published, 'bench' AS source, []::VARCHAR[] AS authors,
-                     'bench' AS source_file, now()::TIMESTAMP AS ingested_at
-                     FROM gen GROUP BY doc_id, content_hash, day"""),
-            "published",
-        )
+        store_documents(tx)
         tx.sql(
             """CREATE TEMP TABLE gen_a AS SELECT doc_id, content_hash, day, subject,
                   0 AS subject_start, 1 AS subject_end, NULL AS subject_type, relation, object,
@@ -125,15 +130,7 @@ def add_day(store: Store, vocab: schema.Vocabulary, day: date, n: int, entities:
             f"UPDATE gen SET day = DATE '{day}', doc_id = doc_id || '-new', "
             "content_hash = content_hash || 'n'"
         )
-        tx.replace_partitions(
-            "documents",
-            complete(tx, "documents",
-                     """SELECT doc_id, content_hash, 't' AS title, 'a' AS abstract,
-                     day AS published, 'bench' AS source, []::VARCHAR[] AS authors,
-                     'bench' AS source_file, now()::TIMESTAMP AS ingested_at
-                     FROM gen GROUP BY doc_id, content_hash, day"""),
-            "published",
-        )
+        store_documents(tx)
         tx.replace_partitions(
             "assertions",
             """SELECT doc_id, content_hash, day, subject, 0 AS subject_start, 1 AS subject_end,
