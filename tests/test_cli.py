@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scripted import abstract, claim, write_docs
+from tests.scripted import write_docs
 
 LITKG = [sys.executable, "-m", "litkg.cli"]
 
@@ -142,6 +142,3 @@ def test_bad_sql_is_a_clear_error(corpus, tmp_path):
 def test_every_command_has_help(command, tmp_path):
     assert "Usage" in litkg(command, "--help", home=tmp_path).stdout
 
-
-def test_abstract_scripting_helper_roundtrip():
-    assert abstract(claim("a", "improves", "b")).count("|") == 4

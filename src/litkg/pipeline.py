@@ -18,12 +18,11 @@ import pyarrow as pa
 from litkg import schema
 from litkg.acronyms import find_abbreviations
 from litkg.construct import construct
-from litkg.documents import Batch, build_batch
 from litkg.extraction_cache import ExtractionCache
 from litkg.extractors.base import DOCUMENT_COLUMNS, Extractor
-from litkg.ingest import IngestReport, ingest_files, pending_days, store_batch
+from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
-from litkg.sources import DEFAULT_OPTIONS, SourceOptions, iter_sources
+from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
 
 ASSERTION_ID = (
@@ -129,22 +128,6 @@ class RunSummary:
                   "| " + " | ".join(f"{v:.2f}" for v in self.stage_seconds.values())
                   + f" | {self.wall_s:.2f} |"]
         return "\n".join(lines) + "\n"
-
-
-# -- ingest (manifest, paper ids: see litkg.ingest) ---------------------------------------------
-def read_batch(
-    paths: Iterable[str | Path], start: date | None, end: date | None,
-    options: SourceOptions = DEFAULT_OPTIONS,
-) -> Batch:
-    """Read and validate source files, keeping documents published in [start, end] (every
-    file, without the manifest: see `litkg.ingest.ingest_files` for manifest-aware reading)."""
-    return build_batch(iter_sources(paths, options), start=start, end=end)
-
-
-def ingest_batch(tx: Transaction, batch: Batch) -> dict[date, int]:
-    """Merge a batch into the store (documents, deletions, paper ids, quarantine); returns, per
-    day, how many new document versions came in (a new deletion counts as one)."""
-    return store_batch(tx, batch)
 
 
 # -- extract -----------------------------------------------------------------------------------

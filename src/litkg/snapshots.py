@@ -64,7 +64,8 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
     tx.con.register(
         "_run_days_in",
         pa.table({"day": pa.array(days, pa.date32()),
-                  "wall_s": pa.array([processed[d] for d in days], pa.float64())}),
+                  "wall_s": pa.array([processed[d] for d in days], pa.float64()),
+                  "run_id": pa.array([run_id] * len(days), pa.string())}),
     )
     tx.sql("CREATE OR REPLACE TEMP TABLE _run_days AS SELECT * FROM _run_days_in")
     tx.con.unregister("_run_days_in")
@@ -76,7 +77,7 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
         "snapshots",
         f"""
         SELECT c.day,
-               CASE WHEN r.day IS NOT NULL THEN ? ELSE s.run_id END AS run_id,
+               CASE WHEN r.day IS NOT NULL THEN r.run_id ELSE s.run_id END AS run_id,
                c.documents, c.new_documents, c.assertions, c.entities, c.active_edges,
                c.contested_edges, c.retracted_edges,
                CASE WHEN r.day IS NOT NULL THEN r.wall_s ELSE s.wall_s END AS wall_s,
@@ -85,7 +86,7 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
         FROM ({snapshot_counts_sql()}) c
         LEFT JOIN _run_days r ON r.day = c.day
         LEFT JOIN snapshots s ON s.day = c.day
-        """.replace("?", f"'{run_id}'", 1),
+        """,
     )
     tx.sql("DROP TABLE _run_days")
     tx.sql("DROP TABLE _snapshot_days")

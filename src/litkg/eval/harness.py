@@ -24,7 +24,6 @@ from litkg.eval.corpus import GoldCorpus, GoldDocument, global_entity
 from litkg.eval.scoring import (
     PRF,
     Candidate,
-    Gold,
     SpanMatcher,
     bcubed,
     compatible,
@@ -205,7 +204,7 @@ def score(corpus: GoldCorpus, tables: dict[str, list[dict[str, Any]]],
 
     for doc in corpus.documents:
         matcher = SpanMatcher(doc.text)
-        golds = [Gold(r.head, r.label, r.tail, r.symmetric) for r in doc.relations]
+        golds = list(doc.relations)
         rows = by_doc.get(doc.doc_id, [])
 
         def idents(span: tuple[int, int], mode: str, _doc: GoldDocument = doc,

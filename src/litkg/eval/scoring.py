@@ -22,6 +22,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from litkg.eval.corpus import GoldRelation
+
 WORD = re.compile(r"\w+|[^\w\s]")
 #: tokens that end a noun phrase's head part ("accuracy of the parser" -> "accuracy")
 HEAD_STOPS = {"of", "for", "in", "on", "with", "by", "from", "to", "at", "as", "via", "using",
@@ -111,14 +113,8 @@ class SpanMatcher:
 
 
 # -- triples -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Gold:
-    """A gold relation between argument identities."""
-
-    head: str
-    label: str
-    tail: str
-    symmetric: bool = False
+#: A gold relation between argument identities: the corpus's own record, scored as it is.
+Gold = GoldRelation
 
 
 @dataclass(frozen=True)
