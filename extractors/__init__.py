@@ -10,7 +10,17 @@ EXTRACTORS = ("spacy", "llm")
 
 
 def make_extractor(name: str = "spacy", vocabulary: str = "ml", **options: Any) -> Extractor:
-    """Build an extractor by name; heavy imports happen only for the one chosen."""
+    """Build an extractor by name; heavy imports happen only for the one chosen.
+
+    `package.module:Class` names any class implementing the protocol (built with no
+    arguments), e.g. the test suite's `tests.scripted:ScriptedExtractor`, which reads the
+    triples written in an abstract: how a failing property-test stream is replayed.
+    """
+    if ":" in name:
+        import importlib
+
+        module, _, cls = name.partition(":")
+        return getattr(importlib.import_module(module), cls)()
     if name == "spacy":
         from litkg.extractors.spacy_rules import SpacyRuleExtractor
 

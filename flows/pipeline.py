@@ -113,6 +113,7 @@ def combine(summaries: list[RunSummary], run_id: str) -> RunSummary:
         total.assertions += s.assertions
         total.quarantined = max(total.quarantined, s.quarantined)
         total.extraction_failures += s.extraction_failures
+        total.rejected_assertions += s.rejected_assertions
         total.cached_documents += s.cached_documents
         for k, v in s.changes.items():
             total.changes[k] = total.changes.get(k, 0) + v

@@ -3,6 +3,7 @@ exactly, so the constructor can be specified with hand-made or generated asserti
 
 Abstract format: claims separated by " ;; ", each "subject | relation | object | context |
 confidence", context like "dataset=ImageNet" or "" (several qualifiers joined with ",").
+An abstract containing FAIL_MARK is a document the extractor cannot process (a failure).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-from litkg.extractors.base import ExtractionResult, assertions_from_rows
+from litkg.extractors.base import ExtractionFailure, ExtractionResult, assertions_from_rows
+
+FAIL_MARK = "<<extraction fails>>"
 
 
 def claim(s: str, r: str, o: str, ctx: str = "", conf: float = 0.8) -> str:
@@ -32,13 +35,16 @@ class ScriptedExtractor:
         return "scripted:1"
 
     def extract(self, documents: pa.Table) -> ExtractionResult:
-        rows = []
+        rows, failures = [], []
         for doc_id, chash, text in zip(
             documents.column("doc_id").to_pylist(),
             documents.column("content_hash").to_pylist(),
             documents.column("abstract").to_pylist(),
             strict=True,
         ):
+            if FAIL_MARK in (text or ""):
+                failures.append(ExtractionFailure(doc_id, "scripted failure", text))
+                continue
             pos = 0
             for part in (text or "").split(" ;; "):
                 start = text.index(part, pos)
@@ -80,7 +86,7 @@ class ScriptedExtractor:
                         "extractor_version": self.version,
                     }
                 )
-        return ExtractionResult(assertions=assertions_from_rows(rows))
+        return ExtractionResult(assertions=assertions_from_rows(rows), failures=failures)
 
 
 def write_docs(path: Path, docs: Iterable[tuple[str, date, str]], deletions=()) -> Path:
@@ -99,4 +105,13 @@ def write_docs(path: Path, docs: Iterable[tuple[str, date, str]], deletions=()) 
                 json.dumps({"doc_id": doc_id, "deleted": True, "deleted_on": day.isoformat()})
                 + "\n"
             )
+    return path
+
+
+def write_records(path: Path, records: Iterable[dict]) -> Path:
+    """Write JSONL source records as they are (documents with other_ids / revised, deletions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, default=str) + "\n")
     return path

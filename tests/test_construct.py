@@ -140,27 +140,44 @@ def test_claims_in_different_contexts_do_not_conflict(tmp_path):
         ],
     )
     assert edge_on(store, "a", "outperforms", "b", day(3), "dataset=imagenet")["status"] == "active"
-    assert edge_on(store, "b", "outperforms", "a", day(3), "dataset=cifar 10")["status"] == "active"
+    assert edge_on(store, "b", "outperforms", "a", day(3), "dataset=CIFAR 10")["status"] == "active"
     con = store.connect()
     assert con.execute("SELECT count(*) FROM conflicts_as_of(DATE '2024-01-03')").fetchone()[0] == 0
 
 
-def test_unqualified_claim_conflicts_with_a_qualified_one(tmp_path):
+def test_a_qualified_claim_is_judged_against_the_unqualified_default(tmp_path):
     store = build(
         tmp_path,
         [
-            ("doi:1", day(1), abstract(claim("A", "outperforms", "B", "dataset=ImageNet", 0.8))),
-            ("doi:2", day(2), abstract(claim("B", "outperforms", "A", "", 0.6))),
+            ("doi:1", day(1), abstract(claim("A", "outperforms", "B", "dataset=ImageNet", 0.6))),
+            ("doi:2", day(2), abstract(claim("B", "outperforms", "A", "", 0.8))),
         ],
     )
-    loser = edge_on(store, "b", "outperforms", "a", day(2))
+    loser = edge_on(store, "a", "outperforms", "b", day(2), "dataset=imagenet")
     assert loser["status"] == "contested"
     rows = (
         store.connect()
         .execute("SELECT context, winning_context FROM conflicts_as_of(DATE '2024-01-02')")
         .fetchall()
     )
-    assert rows == [("", "dataset=imagenet")]
+    assert rows == [("dataset=imagenet", "")]
+
+
+def test_one_datasets_result_never_contests_the_general_claim(tmp_path):
+    # improves(dropout, acc) in general; degrades on dataset x (weaker) and on y (stronger)
+    store = build(
+        tmp_path,
+        [
+            ("doi:1", day(1), abstract(claim("dropout", "improves", "acc", "", 0.9))),
+            ("doi:2", day(2), abstract(claim("dropout", "degrades", "acc", "dataset=x", 0.5))),
+            ("doi:3", day(3), abstract(claim("dropout", "degrades", "acc", "dataset=y", 0.95))),
+        ],
+    )
+    assert edge_on(store, "dropout", "improves", "acc", day(3))["status"] == "active"
+    assert edge_on(store, "dropout", "degrades", "acc", day(3), "dataset=x")["status"] == (
+        "contested"
+    )
+    assert edge_on(store, "dropout", "degrades", "acc", day(3), "dataset=y")["status"] == "active"
 
 
 def test_rollup_pools_qualified_versions_of_a_claim(tmp_path):
@@ -177,7 +194,7 @@ def test_rollup_pools_qualified_versions_of_a_claim(tmp_path):
         .fetchone()
     )
     assert row[0] == 2 and row[1] == pytest.approx(0.75)
-    assert row[2] == ["dataset=cifar 10", "dataset=imagenet"]
+    assert row[2] == ["dataset=CIFAR 10", "dataset=imagenet"]
 
 
 def test_revision_retracts_the_old_versions_assertions_from_its_date(tmp_path):
@@ -238,7 +255,7 @@ def test_acronym_resolves_to_its_long_form_from_the_first_definition_on(tmp_path
         ],
     )
     # before the definition, "KD" is its own entity; from it on, it is knowledge distillation
-    assert edge_on(store, "kd", "improves", "accuracy", day(2))["support"] == 1
+    assert edge_on(store, "KD", "improves", "accuracy", day(2))["support"] == 1
     assert edge_on(store, "knowledge distillation", "improves", "accuracy", day(3))["support"] == 2
     con = store.connect()
     kind = con.execute(

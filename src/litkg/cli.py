@@ -166,13 +166,16 @@ def _process(  # noqa: ANN001
         except (StoreError, ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
     _print_summary(summary, summary_format)
-    if summary.quarantined or summary.extraction_failures:
+    if summary.quarantined or summary.extraction_failures or summary.rejected_assertions:
         err.print(
             f"[yellow]{summary.quarantined} record(s) quarantined, "
-            f"{summary.extraction_failures} extraction failure(s): see `litkg stats`[/]"
+            f"{summary.extraction_failures} extraction failure(s), "
+            f"{summary.rejected_assertions} assertion(s) rejected: see `litkg stats`[/]"
         )
     code = _exit_code(
-        summary.failed_files, summary.quarantined + summary.extraction_failures, strict
+        summary.failed_files,
+        summary.quarantined + summary.extraction_failures + summary.rejected_assertions,
+        strict,
     )
     if code:
         raise typer.Exit(code)
@@ -224,8 +227,8 @@ def backfill(
     arxiv_date: ArxivDateOpt = "v1",
     category: CategoryOpt = None,
 ) -> None:
-    """Process every day in [start, end]; committed days are skipped unless --force or they got
-    new documents. Exit codes: 0 ok, 1 error, 3 an input file failed, 4 --strict and records
+    """Process every day from --start to --end, both included; committed days are skipped
+    unless --force or they got new documents. Exit codes: 0 ok, 1 error, 3 an input file failed, 4 --strict and records
     were quarantined."""
     from litkg.pipeline import days_between
 

@@ -24,6 +24,7 @@ from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
+from litkg.validate import validate_assertions
 
 ASSERTION_ID = (
     "md5(concat_ws('|', doc_id, content_hash, extractor, extractor_version, subject_start, "
@@ -53,6 +54,7 @@ class RunSummary:
     assertions: int = 0
     quarantined: int = 0
     extraction_failures: int = 0
+    rejected_assertions: int = 0  # extractor output that failed validation (quarantined)
     cached_documents: int = 0
     files: dict[str, int] = field(default_factory=dict)  # input files read / skipped (manifest)
     failed_files: dict[str, str] = field(default_factory=dict)  # file -> why reading stopped
@@ -74,6 +76,7 @@ class RunSummary:
             "assertions": self.assertions,
             "quarantined": self.quarantined,
             "extraction_failures": self.extraction_failures,
+            "rejected_assertions": self.rejected_assertions,
             "cached_documents": self.cached_documents,
             "files": self.files,
             "failed_files": self.failed_files,
@@ -92,10 +95,11 @@ class RunSummary:
         lines = [
             f"# litkg run {self.run_id[:8]}: {span}",
             "",
-            "| documents | assertions | quarantined | new edges | reinforced | contested | "
-            "retracted |",
-            "|---|---|---|---|---|---|---|",
-            f"| {self.documents} | {self.assertions} | {self.quarantined} | "
+            "| documents | assertions | rejected | quarantined | new edges | reinforced | "
+            "contested | retracted |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {self.documents} | {self.assertions} | {self.rejected_assertions} | "
+            f"{self.quarantined} | "
             f"{self.changes.get('added', 0)} | {self.changes.get('reinforced', 0)} | "
             f"{self.changes.get('contested', 0)} | {self.changes.get('retracted', 0)} |",
             "",
@@ -211,9 +215,10 @@ def abbreviations_table(docs: pa.Table, day: date) -> pa.Table:
 
 def write_extraction(
     tx: Transaction, day: date, docs: pa.Table, assertions: pa.Table, failures: list[Any],
-    extras: dict[str, pa.Table], run_id: str,
+    extras: dict[str, pa.Table], run_id: str, rejected: list[dict[str, Any]] = (),
 ) -> int:
-    """Store one day's extraction (delete-insert by day); failures go to quarantine."""
+    """Store one day's extraction (delete-insert by day); failures and rejected assertions go
+    to quarantine."""
     tx.con.register("_extracted", assertions)
     n = tx.replace_partition(
         "assertions",
@@ -232,12 +237,16 @@ def write_extraction(
             f"SELECT *, DATE '{day.isoformat()}' AS day, '{run_id}' AS run_id FROM _extra",
         )
         tx.con.unregister("_extra")
-    if failures:
+    if failures or rejected:
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = [
             {"source_file": f"extraction of {day.isoformat()}", "line": 0, "doc_id": f.doc_id,
              "reason": f.reason, "raw": f.raw, "quarantined_at": now}
             for f in failures
+        ] + [
+            {"source_file": f"extraction of {day.isoformat()}", "line": 0, **r,
+             "quarantined_at": now}
+            for r in rejected
         ]
         q_schema = schema.table("quarantine").arrow_schema()
         tx.merge_partition("quarantine", WHOLE, pa.Table.from_pylist(rows, schema=q_schema))
@@ -367,9 +376,12 @@ def commit_run(
             summary.days.append(ex.day)
             summary.add_time("extract", ex.seconds)
             t2 = time.perf_counter()
+            valid, rejected = validate_assertions(ex.assertions, vocab)
+            summary.rejected_assertions += len(rejected)
             if ex.documents.num_rows or ex.day in stored_days:
                 summary.assertions += write_extraction(
-                    tx, ex.day, ex.documents, ex.assertions, ex.failures, ex.extras, plan.run_id
+                    tx, ex.day, ex.documents, valid, ex.failures, ex.extras, plan.run_id,
+                    rejected,
                 )
             summary.add_time("store", time.perf_counter() - t2)
             summary.documents += ex.documents.num_rows

@@ -6,10 +6,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from litkg.construct import STEPS
 from litkg.store import Transaction
-
-_DOC_VERSIONS = dict(STEPS)["_doc_versions"]
 
 METRICS = (
     "documents",
@@ -25,11 +22,11 @@ def snapshot_counts_sql() -> str:
     """Counts as of every day in `_snapshot_days(day)`: cumulative sums of +1/-1 events."""
     pivots = ", ".join(f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS)
     return f"""
-    WITH dv AS ({_DOC_VERSIONS}),
+    WITH dv AS (SELECT * FROM _doc_live),
     ev AS (
-        SELECT first_published AS d, 'documents' AS m, 1 AS x FROM dv
-        UNION ALL SELECT retracted_on, 'documents', -1 FROM dv WHERE retracted_on IS NOT NULL
-        UNION ALL SELECT day, 'assertions', 1 FROM links
+        SELECT live_from AS d, 'documents' AS m, 1 AS x FROM dv
+        UNION ALL SELECT live_to, 'documents', -1 FROM dv WHERE live_to IS NOT NULL
+        UNION ALL SELECT live_from, 'assertions', 1 FROM links
         UNION ALL SELECT retracted_on, 'assertions', -1 FROM links
             WHERE retracted_on IS NOT NULL
         UNION ALL SELECT first_seen, 'entities', 1 FROM entities
@@ -47,7 +44,7 @@ def snapshot_counts_sql() -> str:
     valued AS (
         SELECT g.day, g.m, c.v FROM grid g ASOF LEFT JOIN cum c ON c.m = g.m AND c.d <= g.day
     ),
-    new_docs AS (SELECT first_published AS day, count(*) AS n FROM dv GROUP BY 1)
+    new_docs AS (SELECT since AS day, count(*) AS n FROM dv WHERE live_from = since GROUP BY 1)
     SELECT v.day, {pivots}, coalesce(any_value(n.n), 0)::BIGINT AS new_documents
     FROM valued v LEFT JOIN new_docs n ON n.day = v.day
     GROUP BY v.day

@@ -124,20 +124,21 @@ def resolve_gold_mentions(docs: list[GoldDocument]) -> dict[tuple[str, int, int]
     from litkg.store import load_macros
 
     steps = dict(STEPS)
-    wanted = ("_defs_local", "_defs_global", "_surfaces", "_mentions")
+    wanted = ("_defs", "_surfaces", "_mentions")
     missing = [s for s in wanted if s not in steps]
     if missing:  # pragma: no cover - guards against a renamed constructor step
         raise RuntimeError(f"constructor steps {missing} not found: update litkg.eval.harness")
     abbr, versions, raw = [], [], []
     for d in docs:
-        versions.append({"doc_id": d.doc_id, "content_hash": d.doc_id,
-                         "first_published": d.published, "retracted_on": None})
+        versions.append({"doc_id": d.doc_id, "content_hash": d.doc_id, "since": d.published,
+                         "live_from": d.published, "live_to": None})
         for ab in find_abbreviations(d.text):
             abbr.append({"doc_id": d.doc_id, "content_hash": d.doc_id, "day": d.published,
                          "short": ab.short, "long": ab.long, "start": ab.start})
         for m in d.mentions:
             raw.append({"assertion_id": f"{d.doc_id}|{m.start}|{m.end}", "doc_id": d.doc_id,
-                        "content_hash": d.doc_id, "day": d.published, "role": "subject",
+                        "content_hash": d.doc_id, "day": d.published,
+                        "first_live": d.published, "role": "subject",
                         "surface": d.text[m.start:m.end], "entity_type": m.type})
     con = duckdb.connect()
     try:
@@ -146,13 +147,14 @@ def resolve_gold_mentions(docs: list[GoldDocument]) -> dict[tuple[str, int, int]
             abbr, schema=schema.table("abbreviations").arrow_schema()))
         con.execute("CREATE TEMP TABLE abbreviations AS SELECT * FROM _abbr")
         con.register("_v", pa.Table.from_pylist(versions, schema=pa.schema([
-            ("doc_id", pa.string()), ("content_hash", pa.string()),
-            ("first_published", pa.date32()), ("retracted_on", pa.date32())])))
-        con.execute("CREATE TEMP TABLE _doc_versions AS SELECT * FROM _v")
+            ("doc_id", pa.string()), ("content_hash", pa.string()), ("since", pa.date32()),
+            ("live_from", pa.date32()), ("live_to", pa.date32())])))
+        con.execute("CREATE TEMP TABLE _doc_live AS SELECT * FROM _v")
+        con.execute("CREATE TEMP TABLE _carriers AS SELECT doc_id, content_hash, since FROM _v")
         con.register("_r", pa.Table.from_pylist(raw, schema=pa.schema([
             ("assertion_id", pa.string()), ("doc_id", pa.string()),
-            ("content_hash", pa.string()), ("day", pa.date32()), ("role", pa.string()),
-            ("surface", pa.string()), ("entity_type", pa.string())])))
+            ("content_hash", pa.string()), ("day", pa.date32()), ("first_live", pa.date32()),
+            ("role", pa.string()), ("surface", pa.string()), ("entity_type", pa.string())])))
         con.execute("CREATE TEMP TABLE _raw_mentions AS SELECT * FROM _r")
         for name in wanted:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {steps[name]}")

@@ -14,13 +14,18 @@ CREATE VIEW document_ids AS SELECT * FROM stored_document_ids;
 CREATE VIEW source_files AS SELECT * FROM stored_source_files;
 
 -- Assertions are immutable; their status is derived: live, retracted (their document was
--- revised or deleted: from retracted_on on) or ignored (a re-ingested duplicate, an unknown
--- relation, or a self-loop after entity resolution).
+-- revised or deleted: from retracted_on on) or ignored (a re-sent duplicate, an unknown
+-- relation, or a self-loop after entity resolution). An assertion is identified by its id and
+-- its day: the same content re-sent on a later day is a separate, ignored row.
 CREATE VIEW assertions AS
+    WITH l AS (
+        SELECT assertion_id, day, bool_or(retracted_on IS NULL) AS live,
+               max(retracted_on) AS retracted_on, arg_max(edge_id, live_from) AS edge_id
+        FROM stored_links GROUP BY assertion_id, day
+    )
     SELECT a.*,
            CASE WHEN l.assertion_id IS NULL THEN 'ignored'
-                WHEN l.retracted_on IS NULL THEN 'live' ELSE 'retracted' END AS status,
-           l.retracted_on, l.edge_id
-    FROM stored_assertions a LEFT JOIN stored_links l USING (assertion_id);
-
-
+                WHEN l.live THEN 'live' ELSE 'retracted' END AS status,
+           CASE WHEN NOT l.live THEN l.retracted_on END AS retracted_on, l.edge_id
+    FROM stored_assertions a
+    LEFT JOIN l ON l.assertion_id = a.assertion_id AND l.day = a.day;

@@ -1,14 +1,15 @@
 -- Table macros shared by the constructor (inside a write) and the catalog (for users).
 -- Entities as known on day d: every entity mentioned on or before d, named by its most
--- frequent surface form so far (ties: the smallest), typed by its most frequent type.
+-- frequent surface form so far (ties: the smallest), typed by its most frequent type (ties:
+-- the smallest).
 CREATE OR REPLACE MACRO entities_as_of(d) AS TABLE
     WITH m AS (SELECT * FROM mentions WHERE day <= CAST(d AS DATE)),
     names AS (
-        SELECT entity_id, arg_max(surface, (n, surface)) AS name
+        SELECT entity_id, arg_min(surface, (-n, surface)) AS name
         FROM (SELECT entity_id, surface, count(*) AS n FROM m GROUP BY ALL) GROUP BY entity_id
     ),
     types AS (
-        SELECT entity_id, arg_max(entity_type, (n, entity_type)) AS entity_type
+        SELECT entity_id, arg_min(entity_type, (-n, entity_type)) AS entity_type
         FROM (SELECT entity_id, entity_type, count(*) AS n FROM m
               WHERE entity_type IS NOT NULL GROUP BY ALL) GROUP BY entity_id
     )
@@ -45,7 +46,8 @@ CREATE OR REPLACE MACRO edges_rollup_as_of(d) AS TABLE
         SELECT subject_id, subject, relation, object_id, object, doc_id,
                max(confidence) AS c, list(DISTINCT context) AS contexts
         FROM links
-        WHERE day <= CAST(d AS DATE) AND (retracted_on IS NULL OR retracted_on > CAST(d AS DATE))
+        WHERE live_from <= CAST(d AS DATE)
+          AND (retracted_on IS NULL OR retracted_on > CAST(d AS DATE))
         GROUP BY ALL
     )
     SELECT subject_id, subject, relation, object_id, object,
@@ -74,7 +76,7 @@ CREATE OR REPLACE MACRO changes(d1, d2) AS TABLE
         FROM v
         WHERE valid_from > CAST(d1 AS DATE) AND valid_from <= CAST(d2 AS DATE)
     ), ev AS (
-        SELECT edge_id, day AS d, doc_id FROM links
+        SELECT edge_id, live_from AS d, doc_id FROM links
         UNION SELECT edge_id, retracted_on, doc_id FROM links WHERE retracted_on IS NOT NULL
     )
     SELECT c.valid_from AS day, c.change, c.edge_id, c.subject, c.relation, c.object,
