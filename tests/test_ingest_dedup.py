@@ -231,7 +231,11 @@ def test_deletion_retracts_edges_and_unknown_pmid_is_recorded(tmp_path, spacy_ex
         ("pmid:900001", day(12)), ("pmid:999999", day(12))]
     assert edge(store, "metformin", "improves", "glycemic control", day(11))["status"] == "active"
     assert edge(store, "metformin", "improves", "glycemic control", day(12)) == {
-        "status": "retracted", "support": 0, "doc": "pmid:900001"}
+        "status": "retracted", "support": 0, "doc": None}  # no live evidence left
+    assert con.execute(
+        "SELECT evidence_docs FROM changes(?, ?) WHERE change = 'retracted' "
+        "AND subject = 'metformin' AND object = 'glycemic control'", [day(11), day(12)]
+    ).fetchone() == (["pmid:900001"],)  # the withdrawn document, on the day it went
     assert edge(store, "statin", "improves", "survival", day(15))["status"] == "active"
     assert edge(store, "feature distillation", "improves", "student robustness",
                 day(5))["status"] == "active"
@@ -269,7 +273,7 @@ def test_arxiv_latex_original_is_kept_and_extraction_sees_plain_text(tmp_path):
     assert title == "On α-Nets" and title_orig == r"On $\alpha$-Nets"
     assert text == "α-Net | outperforms | BERT | | 0.8" and text_orig == raw
     assert rows["arxiv:2403.00010"][2:] == (None, None)  # nothing to keep: only whitespace
-    assert edge(store, "α net", "outperforms", "bert", day(2))["status"] == "active"
+    assert edge(store, "α net", "outperforms", "BERT", day(2))["status"] == "active"
 
 
 def test_ingest_only_then_run_uses_stored_documents(tmp_path):

@@ -10,7 +10,6 @@ replay it (hypothesis's "note" lines).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from datetime import date

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from litkg.extractors.base import ExtractionResult, assertions_from_rows
+
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
 from tests.scripted import ScriptedExtractor, abstract, claim, write_records

@@ -228,8 +228,8 @@ def backfill(
     category: CategoryOpt = None,
 ) -> None:
     """Process every day from --start to --end, both included; committed days are skipped
-    unless --force or they got new documents. Exit codes: 0 ok, 1 error, 3 an input file failed, 4 --strict and records
-    were quarantined."""
+    unless --force or they got new documents. Exit codes: 0 ok, 1 error, 3 an input file
+    failed, 4 --strict and records were quarantined."""
     from litkg.pipeline import days_between
 
     s, e = _parse_day(start, "--start"), _parse_day(end, "--end")

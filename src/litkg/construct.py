@@ -1,26 +1,12 @@
 """The constructor: documents + assertions -> entities, aliases, links and temporal edges.
 
-Everything here is set-based SQL over whole tables (no Python loop over triples), and a pure
-function of the stored inputs (documents, deletions, assertions, abbreviations) and the
-vocabulary. That is what makes the graph order-independent and reruns idempotent: whatever
-order days arrive in, the same inputs give the same tables.
-
-Semantics (see docs/architecture.md):
-- A document version is (doc_id, content_hash), live from the first day it was published until
-  the next version of the same doc_id or its deletion (`retracted_on`). Assertions of a version
-  count from its first day; re-ingesting the same content later is a no-op. Documents of several
-  sources that are one paper (`document_ids`: shared DOI or cross-referenced ids) share one
-  version history (see `_doc_versions`).
-- Entities: canonical key `litkg_canon(surface)`; acronyms defined as "long form (SF)" resolve
-  to the long form in the defining document, and in any document published on or after the
-  first definition of that acronym anywhere.
-- Edges are keyed by (subject, relation, object, context). Each document contributes its best
-  confidence c once; confidence is the noisy-OR 1 - prod(1 - c_i) over live documents, summed
-  as fixed-point logs so any evaluation order gives identical values.
-- Contradicting edges (per the vocabulary, within compatible contexts: equal, or one of them
-  unqualified) are compared on every day either changes: the higher confidence wins, a tie goes
-  to the more recent evidence, then to the smaller edge id. The loser is `contested` from that
-  day on; an edge with no live evidence is `retracted`. Each change is a new version.
+Everything is set-based SQL over whole tables, one numbered file per step in
+`sql/construct/` (this module only orders and runs them), and a pure function of the stored
+inputs (documents, deletions, document_ids, assertions, abbreviations) and the vocabulary:
+whatever order days arrive in, the same inputs give the same tables. Every rule is defined per
+day from the inputs dated on or before it, so `edges_as_of(d)` never looks into the future.
+docs/architecture.md ("Merge semantics") states the rules; tests/oracle.py is their
+plain-Python specification.
 """
 
 from __future__ import annotations
