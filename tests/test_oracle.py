@@ -30,6 +30,10 @@ settings.register_profile(
     "thorough", max_examples=1000, deadline=None, derandomize=True, print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+settings.register_profile(  # one shard of a long run: pytest --hypothesis-seed=N
+    "shard", max_examples=50, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 settings.register_profile(  # while developing: fail fast, no shrinking
     "noshrink", max_examples=50, deadline=None, derandomize=True,
     phases=[Phase.explicit, Phase.generate],
