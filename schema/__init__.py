@@ -128,6 +128,17 @@ def table(name: str) -> Table:
     return tables()[name]
 
 
+def volatile_tables() -> list[str]:
+    """Tables about how a store was built (runs); ignored when comparing stores."""
+    return list(_read_yaml("tables.yaml").get("volatile_tables", []))
+
+
+def has_history(name: str) -> bool:
+    """A table that keeps superseded rows (transaction time): `<name>` shows the current
+    ones, `<name>_history` all of them."""
+    return "superseded_commit" in table(name).columns
+
+
 def volatile_columns() -> list[str]:
     """Columns that record when/which run; ignored when comparing stores for determinism."""
     return list(_read_yaml("tables.yaml")["volatile_columns"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from litkg import schema
@@ -65,8 +66,14 @@ STEPS: list[tuple[str, str]] = _load_steps()
 KEEP = {"_doc_live"}
 
 
-def construct(tx: Transaction, vocab: schema.Vocabulary) -> dict[str, int]:
-    """Rebuild the derived tables (links, mentions, entities, aliases, edges) in `tx`."""
+def construct(
+    tx: Transaction, vocab: schema.Vocabulary, recorded_at: datetime | None = None
+) -> dict[str, int]:
+    """Rebuild the derived tables (links, mentions, entities, aliases, edges) in `tx`.
+
+    Edges keep transaction time: versions this commit no longer computes are superseded, not
+    dropped (`edges_history`); counts include `versions_recorded` / `versions_superseded`.
+    """
     _load_vocabulary(tx, vocab)
     for name, sql in STEPS:
         t0 = time.perf_counter()
@@ -91,9 +98,21 @@ def construct(tx: Transaction, vocab: schema.Vocabulary) -> dict[str, int]:
         FROM _mentions GROUP BY lower(surface), litkg_id(entity_key)
         """,
     )
-    counts["edges"] = tx.replace_table(
-        "edges", "SELECT * FROM _edge_versions", partition_by="month"
+    commit_no = tx.base.commit + 1
+    now = recorded_at or datetime.now(UTC).replace(tzinfo=None)
+    tx.sql(
+        "CREATE OR REPLACE TEMP TABLE _edges_history AS "
+        + (STEP_DIR.parent / "history.sql").read_text(encoding="utf-8"),
+        {"commit_no": commit_no, "now": now},
     )
+    counts["versions_recorded"], counts["versions_superseded"] = tx.sql(
+        "SELECT count(*) FILTER (recorded_commit = $n), count(*) FILTER (superseded_commit = $n) "
+        "FROM _edges_history", {"n": commit_no}
+    ).fetchone()
+    counts["edges"] = tx.replace_table(
+        "edges", "SELECT * FROM _edges_history", partition_by="month"
+    )
+    tx.sql("DROP TABLE _edges_history")
     for name, _ in STEPS:
         if name not in KEEP:
             tx.sql(f"DROP TABLE IF EXISTS {name}")

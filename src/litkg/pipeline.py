@@ -389,17 +389,34 @@ def commit_run(
             summary.extraction_failures += len(ex.failures)
             day_seconds[ex.day] = ex.seconds + time.perf_counter() - t2
         t3 = time.perf_counter()
-        construct(tx, vocab)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        counts = construct(tx, vocab, recorded_at=now)
         construct_s = time.perf_counter() - t3
         summary.add_time("construct", construct_s)
         share = construct_s / len(extractions)
         t4 = time.perf_counter()
         write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id)
+        _record_run(tx, summary, counts, now)
         _summarise(tx, summary)
         tx.commit({"vocabulary": vocab.name, "extractor": extractor_key,
                    "last_run": plan.run_id})
         summary.add_time("snapshot", time.perf_counter() - t4)
     return summary
+
+
+def _record_run(
+    tx: Transaction, summary: RunSummary, counts: dict[str, int], now: datetime
+) -> None:
+    """One `runs` row per graph commit: what transaction-time queries are keyed by."""
+    row = {"run_id": summary.run_id, "commit_no": tx.base.commit + 1, "committed_at": now,
+           "first_day": min(summary.days), "last_day": max(summary.days),
+           "days": len(summary.days), "documents": summary.documents,
+           "assertions": summary.assertions,
+           "versions_recorded": counts["versions_recorded"],
+           "versions_superseded": counts["versions_superseded"]}
+    tx.merge_partition(
+        "runs", WHOLE, pa.Table.from_pylist([row], schema=schema.table("runs").arrow_schema())
+    )
 
 
 def _assertion_days(tx: Transaction) -> set[date]:

@@ -195,11 +195,15 @@ class Transaction:
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
         files = [self.store.abs(f) for f in self.manifest.files(name)]
-        self.con.execute(
-            f'CREATE OR REPLACE VIEW "{name}" AS {table_select(schema.table(name), files)}'
-        )
+        select = table_select(schema.table(name), files)
+        if schema.has_history(name):  # as in the catalog: `<name>` is what holds now
+            self.con.execute(f'CREATE OR REPLACE VIEW "{name}_history" AS {select}')
+            select = f'SELECT * FROM "{name}_history" WHERE superseded_commit IS NULL'
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select}')
 
-    def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+    def sql(
+        self, query: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         return self.con.execute(query, params or [])
 
     def partitions(self, name: str) -> list[str]:

@@ -7,7 +7,10 @@ CREATE VIEW links AS SELECT * FROM stored_links;
 CREATE VIEW mentions AS SELECT * FROM stored_mentions;
 CREATE VIEW entities AS SELECT * FROM stored_entities;
 CREATE VIEW aliases AS SELECT * FROM stored_aliases;
-CREATE VIEW edges AS SELECT * FROM stored_edges;
+-- Edges with transaction time: `edges` is what the graph says now (every valid-time version),
+-- `edges_history` also keeps the versions later commits replaced (superseded_commit set).
+CREATE VIEW edges AS SELECT * FROM stored_edges WHERE superseded_commit IS NULL;
+CREATE VIEW edges_history AS SELECT * FROM stored_edges;
 CREATE VIEW quarantine AS SELECT * FROM stored_quarantine;
 CREATE VIEW snapshots AS SELECT * FROM stored_snapshots;
 CREATE VIEW document_ids AS SELECT * FROM stored_document_ids;

@@ -22,10 +22,30 @@ CREATE OR REPLACE MACRO entities_as_of(d) AS TABLE
 
 -- The graph as known on day d: the edge versions in force that day (retracted ones left out).
 CREATE OR REPLACE MACRO edges_as_of(d) AS TABLE
-    SELECT * EXCLUDE (month) FROM edges
+    SELECT * EXCLUDE (month, superseded_commit, superseded_at) FROM edges
     WHERE valid_from <= CAST(d AS DATE)
       AND (valid_to IS NULL OR valid_to > CAST(d AS DATE))
       AND status <> 'retracted';
+
+-- Bi-temporal: the graph on day d as a past commit recorded it (before later runs, e.g. a
+-- backfill of older papers, changed it). `run` is a run id or a unique prefix of one (see
+-- `runs`); edges_recorded_at takes a wall-clock timestamp instead.
+CREATE OR REPLACE MACRO edges_as_recorded(run, d) AS TABLE
+    SELECT h.* EXCLUDE (month) FROM edges_history h
+    WHERE h.recorded_commit <= (SELECT max(commit_no) FROM runs WHERE starts_with(run_id, run))
+      AND (h.superseded_commit IS NULL OR h.superseded_commit >
+           (SELECT max(commit_no) FROM runs WHERE starts_with(run_id, run)))
+      AND h.valid_from <= CAST(d AS DATE)
+      AND (h.valid_to IS NULL OR h.valid_to > CAST(d AS DATE))
+      AND h.status <> 'retracted';
+
+CREATE OR REPLACE MACRO edges_recorded_at(ts, d) AS TABLE
+    SELECT h.* EXCLUDE (month) FROM edges_history h
+    WHERE h.recorded_at <= CAST(ts AS TIMESTAMP)
+      AND (h.superseded_at IS NULL OR h.superseded_at > CAST(ts AS TIMESTAMP))
+      AND h.valid_from <= CAST(d AS DATE)
+      AND (h.valid_to IS NULL OR h.valid_to > CAST(d AS DATE))
+      AND h.status <> 'retracted';
 
 -- Contested edges on day d beside the edge that beats them, with both contexts.
 CREATE OR REPLACE MACRO conflicts_as_of(d) AS TABLE
