@@ -14,85 +14,13 @@ import math
 import os
 from datetime import date
 
-from hypothesis import HealthCheck, Phase, given, note, settings
-from hypothesis import strategies as st
+from hypothesis import given, note
 
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
+from tests.generators import DAYS, day, streams
 from tests.oracle import Inputs, Oracle
-from tests.scripted import FAIL_MARK, ScriptedExtractor, abstract, claim, write_records
-
-settings.register_profile(
-    "ci", max_examples=50, deadline=None, derandomize=True, print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "thorough", max_examples=1000, deadline=None, derandomize=True, print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(  # one shard of a long run: pytest --hypothesis-seed=N
-    "shard", max_examples=50, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(  # while developing: fail fast, no shrinking
-    "noshrink", max_examples=50, deadline=None, derandomize=True,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("LITKG_HYPOTHESIS_PROFILE", "ci"))
-
-DAYS = 6
-DOCS = ["arxiv:2401.00001", "arxiv:2401.00002", "pmid:101", "pmid:102", "doi:10.9/own"]
-XREFS = ["doi:10.1/x", "doi:10.1/y", "doi:10.9/own", "pmid:101", "arxiv:2401.00001"]
-POOLS = {
-    "ml": (
-        ["A", "B", "knowledge distillation (KD)", "KD", "knowledge diffusion (KD)", "SAR",
-         "SARS", "synthetic aperture radar (SAR)", "CNNs", "the CNN"],
-        ["outperforms", "underperforms", "improves", "degrades", "compare", "used-for"],
-    ),
-    "biomed": (
-        ["aspirin", "AIDS", "acquired immune deficiency syndrome (AIDS)", "TNF",
-         "tumor necrosis factor (TNF)", "fever", "Aid"],
-        ["cause", "prevent", "treat", "inhibit", "stimulate", "associate"],
-    ),
-}
-CONTEXTS = ["", "dataset=X", "dataset=Y", "dataset=X,metric=F1"]
-
-
-def day(n: int) -> date:
-    return date(2024, 1, n)
-
-
-@st.composite
-def streams(draw: st.DrawFn) -> dict:
-    vocab = draw(st.sampled_from(sorted(POOLS)))
-    entities, relations = POOLS[vocab]
-    claims = st.builds(
-        claim, st.sampled_from(entities), st.sampled_from(relations),
-        st.sampled_from(entities), st.sampled_from(CONTEXTS),
-        st.sampled_from([0.3, 0.5, 0.7, 0.9]),
-    )
-    main, late, texts = [], [], []
-    for _ in range(draw(st.integers(1, 10))):
-        if texts and draw(st.integers(0, 4)) == 0:
-            text = draw(st.sampled_from(texts))  # the same text from another source
-        else:
-            text = abstract(*draw(st.lists(claims, min_size=1, max_size=3)))
-            if draw(st.integers(0, 11)) == 0:
-                text += " ;; " + FAIL_MARK
-        texts.append(text)
-        record = {"doc_id": draw(st.sampled_from(DOCS)), "title": "t", "abstract": text,
-                  "published": day(draw(st.integers(1, DAYS)))}
-        xrefs = draw(st.lists(st.sampled_from(XREFS), max_size=2, unique=True))
-        if xrefs:
-            record["other_ids"] = xrefs
-        if draw(st.booleans()):
-            record["revised"] = day(draw(st.integers(1, DAYS)))
-        (late if draw(st.integers(0, 3)) == 0 else main).append(record)
-    for doc, d in draw(st.lists(st.tuples(st.sampled_from(DOCS), st.integers(1, DAYS)),
-                                max_size=2)):
-        main.append({"doc_id": doc, "deleted": True, "deleted_on": day(d)})
-    return {"vocabulary": vocab, "main": main, "late": late}
+from tests.scripted import ScriptedExtractor, abstract, claim, write_records
 
 
 def build(tmp, stream: dict) -> Store:

@@ -3,41 +3,25 @@ revisions, duplicates and deletions):
 
 (a) processing the same days in any order gives identical graph tables;
 (b) rerunning a day changes nothing;
-(c) edges_as_of(D) equals the graph built from only the documents published on or before D;
+(c) edges_as_of(D) equals the graph built from only the documents published on or before D
+    (over the oracle's generator: papers across sources, acronyms, late records...);
 (d) no assertion is lost: every edge version's support and confidence are recomputable from
     its assertions.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
-from tests.scripted import ScriptedExtractor, abstract, claim, write_docs
+from tests.generators import DAYS, examples, streams
+from tests.scripted import ScriptedExtractor, abstract, claim, write_docs, write_records
 from tests.storecompare import snapshot
 
-settings.register_profile(
-    "ci",
-    max_examples=int(os.environ.get("LITKG_PROPERTY_EXAMPLES", "25")),
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "thorough",
-    max_examples=1000,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("LITKG_HYPOTHESIS_PROFILE", "ci"))
-
-DAYS = 6
 ENTITIES = ["A", "B", "C", "knowledge distillation (KD)", "KD"]
 RELATIONS = ["outperforms", "improves", "degrades", "compare", "used-for", "underperforms"]
 CONTEXTS = ["", "dataset=X", "dataset=Y", "dataset=X,metric=F1"]
@@ -74,6 +58,7 @@ def run(store: Store, src, days: list[date], force: bool = False) -> None:
     process_days(store, days, sources=[src], extractor=ScriptedExtractor(), force=force)
 
 
+@settings(max_examples=examples(25))
 @given(docs=documents, dels=deletions, order=st.permutations(list(range(1, DAYS + 1))))
 def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, dels, order):
     tmp = tmp_path_factory.mktemp("order")
@@ -86,6 +71,7 @@ def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, del
     assert snapshot(shuffled) == snapshot(whole)
 
 
+@settings(max_examples=examples(25))
 @given(docs=documents, dels=deletions, again=st.integers(1, DAYS))
 def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
     tmp = tmp_path_factory.mktemp("rerun")
@@ -98,15 +84,19 @@ def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
     assert snapshot(store) == before
 
 
-@given(docs=documents, dels=deletions, cut=st.integers(1, DAYS))
+@settings(max_examples=examples(25))
+@given(stream=streams(), cut=st.integers(1, DAYS))
 def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
-    tmp_path_factory, docs, dels, cut
+    tmp_path_factory, stream, cut
 ):
+    """With papers across sources (merges, then ambiguity), acronyms redefined, revisions and
+    deletions: nothing after day `cut` changes what the graph says about it."""
     tmp = tmp_path_factory.mktemp("asof")
-    src = write_stream(tmp / "in.jsonl", docs, dels)
+    src = write_records(tmp / "in.jsonl", stream["main"] + stream["late"])
     whole, prefix = Store(tmp / "whole"), Store(tmp / "prefix")
-    run(whole, src, days_between(day(1), day(DAYS)))
-    run(prefix, src, days_between(day(1), day(cut)))
+    for store, last in ((whole, DAYS), (prefix, cut)):
+        process_days(store, days_between(day(1), day(last)), sources=[src],
+                     extractor=ScriptedExtractor(), vocabulary=stream["vocabulary"])
     q_edges = ("SELECT * EXCLUDE (valid_to, recorded_commit, recorded_at) FROM edges_as_of(?) "
                "ORDER BY edge_id")
     q_entities = "SELECT * FROM entities_as_of(?) ORDER BY entity_id"
@@ -117,6 +107,7 @@ def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
         )
 
 
+@settings(max_examples=examples(25))
 @given(docs=documents, dels=deletions)
 def test_every_edge_version_is_recomputable_from_its_assertions(tmp_path_factory, docs, dels):
     tmp = tmp_path_factory.mktemp("trace")

@@ -1,0 +1,87 @@
+"""Hypothesis profiles and the generated input streams shared by the property tests.
+
+Profiles (LITKG_HYPOTHESIS_PROFILE): `ci` (default: derandomized, so a failure reproduces),
+`thorough` (1,000 examples per property: `make test-thorough`), `shard` (random, for long runs
+split with `--hypothesis-seed=N`), `noshrink` (while developing: fail fast).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+
+from tests.scripted import FAIL_MARK, abstract, claim
+
+_COMMON = {"deadline": None, "print_blob": True,
+           "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=50, derandomize=True, **_COMMON)
+settings.register_profile("thorough", max_examples=1000, derandomize=True, **_COMMON)
+settings.register_profile("shard", max_examples=50, **_COMMON)
+settings.register_profile("noshrink", max_examples=50, derandomize=True,
+                          phases=[Phase.explicit, Phase.generate], **_COMMON)
+PROFILE = os.environ.get("LITKG_HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(in_ci: int) -> int:
+    """Examples for a costly property: `in_ci` under the CI profile, the profile's otherwise."""
+    return in_ci if PROFILE == "ci" else settings.get_profile(PROFILE).max_examples
+
+
+DAYS = 6
+DOCS = ["arxiv:2401.00001", "arxiv:2401.00002", "pmid:101", "pmid:102", "doi:10.9/own"]
+XREFS = ["doi:10.1/x", "doi:10.1/y", "doi:10.9/own", "pmid:101", "arxiv:2401.00001"]
+POOLS = {
+    "ml": (
+        ["A", "B", "knowledge distillation (KD)", "KD", "knowledge diffusion (KD)", "SAR",
+         "SARS", "synthetic aperture radar (SAR)", "CNNs", "the CNN"],
+        ["outperforms", "underperforms", "improves", "degrades", "compare", "used-for"],
+    ),
+    "biomed": (
+        ["aspirin", "AIDS", "acquired immune deficiency syndrome (AIDS)", "TNF",
+         "tumor necrosis factor (TNF)", "fever", "Aid"],
+        ["cause", "prevent", "treat", "inhibit", "stimulate", "associate"],
+    ),
+}
+CONTEXTS = ["", "dataset=X", "dataset=Y", "dataset=X,metric=F1"]
+
+
+def day(n: int) -> date:
+    return date(2024, 1, n)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> dict:
+    vocab = draw(st.sampled_from(sorted(POOLS)))
+    entities, relations = POOLS[vocab]
+    claims = st.builds(
+        claim, st.sampled_from(entities), st.sampled_from(relations),
+        st.sampled_from(entities), st.sampled_from(CONTEXTS),
+        st.sampled_from([0.3, 0.5, 0.7, 0.9]),
+    )
+    main, late, texts = [], [], []
+    for _ in range(draw(st.integers(1, 10))):
+        if texts and draw(st.integers(0, 4)) == 0:
+            text = draw(st.sampled_from(texts))  # the same text from another source
+        else:
+            text = abstract(*draw(st.lists(claims, min_size=1, max_size=3)))
+            if draw(st.integers(0, 11)) == 0:
+                text += " ;; " + FAIL_MARK
+        texts.append(text)
+        record = {"doc_id": draw(st.sampled_from(DOCS)), "title": "t", "abstract": text,
+                  "published": day(draw(st.integers(1, DAYS)))}
+        xrefs = draw(st.lists(st.sampled_from(XREFS), max_size=2, unique=True))
+        if xrefs:
+            record["other_ids"] = xrefs
+        if draw(st.booleans()):
+            record["revised"] = day(draw(st.integers(1, DAYS)))
+        (late if draw(st.integers(0, 3)) == 0 else main).append(record)
+    for doc, d in draw(st.lists(st.tuples(st.sampled_from(DOCS), st.integers(1, DAYS)),
+                                max_size=2)):
+        main.append({"doc_id": doc, "deleted": True, "deleted_on": day(d)})
+    return {"vocabulary": vocab, "main": main, "late": late}
+
+
