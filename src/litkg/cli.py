@@ -599,6 +599,14 @@ def convert(
     console.print(f"wrote {n} document(s) to {output} ({span}; {corpus.dating})")
 
 
+# Commands of the installed tool live in their own module.
+from litkg import cli_release  # noqa: E402
+
+app.callback()(cli_release.main_options)
+app.command()(cli_release.demo)
+app.command()(cli_release.deploy)
+
+
 def main() -> None:  # pragma: no cover
     app()
 
