@@ -19,6 +19,7 @@ import sysconfig
 import tarfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -110,6 +111,35 @@ def installed(dist, tmp_path_factory) -> Installed:
     return Installed(venv=venv, env=env)
 
 
+@dataclass
+class Server:
+    process: subprocess.Popen
+    api: str
+    env: dict[str, str]
+    log: Path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server(installed, tmp_path_factory) -> Iterator[Server]:
+    """A real Prefect server run by the fresh environment, for the deployment test; started
+    with the module so that it boots while the tests before that one run."""
+    root = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**installed.env, "PREFECT_API_URL": api, "PREFECT_WORKER_QUERY_SECONDS": "1",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO"}
+    log = root / "server.log"
+    with open(log, "wb") as fh:
+        process = subprocess.Popen(
+            [installed.python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)], cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        yield Server(process=process, api=api, env=env, log=log)
+    finally:
+        stop(process)
+
+
 def test_the_wheel_holds_every_module_and_data_file_of_the_checkout(dist):
     expected = tree_files()
     with zipfile.ZipFile(dist.wheel) as whl:
@@ -132,7 +162,9 @@ def test_the_wheel_holds_every_module_and_data_file_of_the_checkout(dist):
     assert sorted(set(expected.values()) - names) == [], "missing from the sdist"
 
 
-def test_every_module_of_the_installed_package_imports_from_the_wheel(installed, tmp_path):
+def test_the_installed_package_imports_every_module_from_the_wheel_and_has_a_version(
+    installed, tmp_path
+):
     script = (
         "import importlib, json, pkgutil, litkg\n"
         "bad = {}\n"
@@ -147,41 +179,28 @@ def test_every_module_of_the_installed_package_imports_from_the_wheel(installed,
     out = json.loads(installed.run("python", "-c", script, cwd=tmp_path).stdout)
     assert Path(out["file"]).is_relative_to(installed.venv), out["file"]  # not the checkout
     assert out["bad"] == {}
-
-
-def test_installed_litkg_runs_a_backfill_a_query_and_stats_from_another_directory(
-    installed, tmp_path
-):
     version = installed.run("litkg", "--version", cwd=tmp_path).stdout
     assert version.startswith(f"litkg {__version__}\n")
     assert "extractor spacy 1.1" in version and "unavailable" not in version
 
-    write_docs(tmp_path / "in" / "a.jsonl", [
-        ("doi:1", date(2024, 3, 1), "Dropout improves robustness. We study image models."),
-        ("doi:2", date(2024, 3, 2), "We find that dropout improves robustness."),
-    ])
-    home = str(tmp_path / "store")
-    summary = json.loads(installed.run(
-        "litkg", "backfill", "--start", "2024-03-01", "--end", "2024-03-02", "--source", "in",
-        "--home", home, "--summary-format", "json", cwd=tmp_path).stdout)
-    assert summary["documents"] == 2 and summary["assertions"] >= 2
-    rows = installed.run("litkg", "query", "--home", home, "--format", "json",
-                         "select subject, relation, object, support from edges_as_of("
-                         "DATE '2024-03-02') where subject = 'dropout'", cwd=tmp_path).stdout
-    assert {"subject": "dropout", "relation": "improves", "object": "robustness",
-            "support": 2} in [json.loads(r) for r in rows.splitlines()]
-    stats = json.loads(installed.run("litkg", "stats", "--home", home, "--json",
-                                     cwd=tmp_path).stdout)
-    assert stats["rows"]["documents"] == 2 and stats["latest_snapshot"]["day"] == "2024-03-02"
 
-
-def test_litkg_demo_from_the_installed_package_needs_no_checkout(installed, tmp_path):
+def test_litkg_demo_then_query_and_stats_from_the_installed_package_need_no_checkout(
+    installed, tmp_path
+):
+    """The demo backfills the packaged sample corpus from a directory that is not the
+    repository; the store it leaves answers `litkg query` and `litkg stats`."""
     out = installed.run("litkg", "demo", "--home", "demo-store", cwd=tmp_path).stdout
     sample = out.splitlines()[0].split("sample corpus ")[1]
     assert Path(sample).is_relative_to(installed.venv)  # package data, not data/sample
     for heading in ("strongest claims on 2024-03-15", "conflicts on 2024-03-31",
                     "what changed in the last week of March", "planted facts recovered"):
         assert f"== {heading}" in out
+    rows = installed.run("litkg", "query", "--home", "demo-store", "--format", "json",
+                         "select subject, relation, object, support from edges_as_of("
+                         "DATE '2024-03-31') where subject = 'knowledge distillation' "
+                         "and object = 'student accuracy'", cwd=tmp_path).stdout
+    (edge,) = [json.loads(r) for r in rows.splitlines()]
+    assert edge["relation"] == "improves" and edge["support"] >= 2
     stats = json.loads(installed.run("litkg", "stats", "--home", "demo-store", "--json",
                                      cwd=tmp_path).stdout)
     assert stats["latest_snapshot"]["day"] == "2024-04-01"
@@ -189,26 +208,20 @@ def test_litkg_demo_from_the_installed_package_needs_no_checkout(installed, tmp_
     assert re.search(r"│ all +│ +\d+ │ +\d+ │", out)  # the gold check's total row
 
 
-def test_deployments_from_the_installed_package_run_on_a_worker(installed, tmp_path):
+def test_deployments_from_the_installed_package_run_on_a_worker(
+    installed, prefect_server, tmp_path
+):
     """`litkg deploy` against a real Prefect server; a worker of the fresh environment runs the
     backfill deployment from the module entrypoint, with no checkout on any path."""
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**installed.env, "PREFECT_API_URL": api, "PREFECT_WORKER_QUERY_SECONDS": "1",
-           "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO"}
+    env = prefect_server.env
     write_docs(tmp_path / "in" / "a.jsonl", [
         ("doi:1", date(2024, 3, 1), "Dropout improves robustness."),
         ("doi:2", date(2024, 3, 2), "Weight decay degrades calibration."),
     ])
-    logs = {name: open(tmp_path / f"{name}.log", "wb") for name in ("server", "worker")}  # noqa: SIM115
-    server = worker = None
-    http = httpx.Client(base_url=api, timeout=30)
+    worker = None
+    http = httpx.Client(base_url=prefect_server.api, timeout=30)
     try:
-        server = subprocess.Popen(
-            [installed.python, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)], cwd=tmp_path, env=env, stdout=logs["server"],
-            stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_health(http, server, tmp_path / "server.log")
+        wait_for_health(http, prefect_server.process, prefect_server.log)
         out = installed.run("litkg", "deploy", "--pool", "litkg-installed", "--home", "store",
                             "--source", "in/*.jsonl", cwd=tmp_path, env=env).stdout
         assert "created work pool 'litkg-installed'" in out
@@ -223,20 +236,18 @@ def test_deployments_from_the_installed_package_run_on_a_worker(installed, tmp_p
         assert [s["schedule"]["cron"] for s in nightly["schedules"]] == ["0 2 * * *"]
 
         (tmp_path / "worker").mkdir()
-        worker = subprocess.Popen(
-            [installed.python, "-m", "prefect", "worker", "start", "--pool", "litkg-installed"],
-            cwd=tmp_path / "worker", env=env, stdout=logs["worker"], stderr=subprocess.STDOUT,
-            start_new_session=True)
+        with open(tmp_path / "worker.log", "wb") as log:
+            worker = subprocess.Popen(
+                [installed.python, "-m", "prefect", "worker", "start", "--pool",
+                 "litkg-installed"], cwd=tmp_path / "worker", env=env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
         run = http.post(f"/deployments/{deployment['id']}/create_flow_run",
                         json={"parameters": {"start": "2024-03-01", "end": "2024-03-02"}}).json()
         state = wait_for_run(http, run["id"], tmp_path / "worker.log")
         assert state["type"] == "COMPLETED", state
     finally:
         stop(worker)
-        stop(server)
         http.close()
-        for fh in logs.values():
-            fh.close()
     stats = json.loads(installed.run("litkg", "stats", "--home", "store", "--json",
                                      cwd=tmp_path).stdout)
     assert stats["rows"]["documents"] == 2 and stats["rows"]["snapshots"] == 2
