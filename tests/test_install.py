@@ -204,6 +204,10 @@ def test_litkg_demo_then_query_and_stats_from_the_installed_package_need_no_chec
     stats = json.loads(installed.run("litkg", "stats", "--home", "demo-store", "--json",
                                      cwd=tmp_path).stdout)
     assert stats["latest_snapshot"]["day"] == "2024-04-01"
+    api = installed.run("python", "-c", "import litkg; kg = litkg.open('demo-store'); "
+                        "print(kg.history('KD', 'improves', 'student accuracy')['support'].max())",
+                        cwd=tmp_path).stdout
+    assert int(api) == edge["support"] + 1  # the Python API, from the wheel (+1 on 2024-04-01)
     assert stats["rows"]["quarantine"] > 0  # the sample's malformed file, reported not fatal
     assert re.search(r"│ all +│ +\d+ │ +\d+ │", out)  # the gold check's total row
 
