@@ -123,6 +123,23 @@ def test_conflicts_and_changes_are_the_sql_macros(kg):
     assert kg.snapshots()["day"].to_list()[-1] == date(2024, 4, 1)
 
 
+def test_context_gathers_claims_around_an_entity_with_their_evidence(kg):
+    one, two = kg.context("ConvNeXt", "2024-03-31"), kg.context("convnext", "2024-03-31", hops=2)
+    assert set(one["edge_id"]) < set(two["edge_id"]) and set(one["hop"]) == {1}
+    assert two.filter(pl.col("hop") == 2).height > 0 and two["hop"].is_sorted()
+    docs = set(kg.sql("SELECT doc_id FROM documents")["doc_id"])
+    for claim in two.iter_rows(named=True):
+        assert 1 <= len(claim["evidence"]) <= 3
+        assert {e["doc_id"] for e in claim["evidence"]} <= docs
+        assert all(e["day"] <= date(2024, 3, 31) for e in claim["evidence"])
+    contested = one.filter(pl.col("status") == "contested").row(0, named=True)
+    assert contested["beaten_by"] == "patchmixer outperforms convnext"
+    winner = one.filter(pl.col("beats").list.len() > 0).row(0, named=True)
+    assert winner["beats"] == ["convnext outperforms patchmixer"]
+    assert kg.context("ConvNeXt", "2024-03-01").is_empty()  # nothing said about it yet
+    assert len(kg.context("convnext", hops=2, limit=2)) == 2
+
+
 def test_the_api_cannot_write_the_store(kg, demo_home):
     before = (demo_home / "manifest.json").read_bytes()
     with pytest.raises(duckdb.Error, match="read-only"):

@@ -216,6 +216,63 @@ class Graph:
             params,
         )
 
+    def context(self, text: str, as_of: Day = None, *, hops: int = 1,
+                limit: int = 20) -> pl.DataFrame:
+        """Retrieval with attribution (for a RAG prompt): the claims within `hops` edges of the
+        entity `text` resolves to, in force on `as_of`, closest then strongest first; each with
+        its status, the claim that beats it (`beaten_by`) or that it beats (`beats`), and up to
+        three evidence sentences with their document ids, newest first."""
+        if hops < 1 or limit < 1:
+            raise ValueError("hops and limit must be at least 1")
+        hit = self.resolve(text).row(0, named=True)
+        return self.sql(
+            """
+            WITH RECURSIVE e AS (SELECT * FROM edges_as_of($d)),
+            reach(node, hop) AS (
+                SELECT $entity_id::VARCHAR, 0
+                UNION
+                SELECT CASE WHEN e.subject_id = r.node THEN e.object_id ELSE e.subject_id END,
+                       r.hop + 1
+                FROM reach r JOIN e ON r.node = e.subject_id OR r.node = e.object_id
+                WHERE r.hop < $hops - 1
+            ),
+            near AS (SELECT node, min(hop) AS hop FROM reach GROUP BY node),
+            picked AS (
+                SELECT e.edge_id, min(near.hop) + 1 AS hop FROM e
+                JOIN near ON near.node = e.subject_id OR near.node = e.object_id
+                GROUP BY e.edge_id
+            ),
+            evidence AS (
+                SELECT l.edge_id,
+                       list(struct_pack(doc_id := l.doc_id, day := l.day,
+                                        sentence := a.evidence)
+                            ORDER BY l.day DESC, l.doc_id)[1:3] AS evidence
+                FROM links l JOIN picked USING (edge_id)
+                JOIN assertions a USING (assertion_id)
+                WHERE l.day <= $d AND (l.retracted_on IS NULL OR l.retracted_on > $d)
+                GROUP BY l.edge_id
+            ),
+            beats AS (
+                SELECT l.contested_by AS edge_id,
+                       list(l.subject || ' ' || l.relation || ' ' || l.object
+                            ORDER BY l.edge_id) AS beats
+                FROM e l WHERE l.status = 'contested' GROUP BY l.contested_by
+            )
+            SELECT picked.hop, e.subject, e.relation, e.object, e.context, e.confidence,
+                   e.support, e.status,
+                   w.subject || ' ' || w.relation || ' ' || w.object AS beaten_by,
+                   coalesce(beats.beats, []) AS beats, coalesce(evidence.evidence, [])
+                   AS evidence, e.edge_id, e.valid_from
+            FROM picked JOIN e USING (edge_id)
+            LEFT JOIN e w ON w.edge_id = e.contested_by
+            LEFT JOIN beats USING (edge_id) LEFT JOIN evidence USING (edge_id)
+            ORDER BY picked.hop, e.confidence DESC, e.support DESC, e.edge_id
+            LIMIT $limit
+            """,
+            {"entity_id": hit["entity_id"], "d": self._as_of(as_of), "hops": hops,
+             "limit": limit},
+        )
+
 
 def open(home: str | Path | None = None) -> Graph:  # noqa: A001 - litkg.open, like io.open
     """Open the store at `home` (default: $LITKG_HOME or ./data/store) for reading."""
