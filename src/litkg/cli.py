@@ -290,14 +290,17 @@ def query(
     """Run SQL against the store: tables, edges_as_of(d), entities_as_of(d), changes(d1, d2)…"""
     import duckdb
 
+    from litkg.graph import open as open_graph  # the Python API's read path (docs/python.md)
+
     try:
-        con = _store(home).connect()
+        graph = open_graph(home)
     except StoreError as exc:
         _fail(str(exc))
     try:
-        rel = con.sql(sql)
-        if rel is None:
-            _fail("the statement returned no rows (the store is opened read-only)")
+        try:
+            rel = graph.relation(sql)
+        except ValueError as exc:
+            _fail(str(exc))
         if fmt == OutputFormat.parquet:
             if output is None:
                 _fail("--format parquet needs --output FILE")

@@ -86,10 +86,16 @@ class Graph:
         `lazy=True` returns a LazyFrame that is computed when collected; collect it before
         the store's next commit.
         """
+        rel = self.relation(query, params)
+        return rel.pl(lazy=True) if lazy else rel.pl()
+
+    def relation(self, query: str,
+                 params: list[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """The query as a DuckDB relation (what `litkg query` writes out as CSV, JSON...)."""
         rel = self._connection().sql(query, params=params)
         if rel is None:
             raise ValueError("the statement returned no rows (the store is opened read-only)")
-        return rel.pl(lazy=True) if lazy else rel.pl()
+        return rel
 
     # -- time ---------------------------------------------------------------------------------
     def latest_day(self) -> date | None:
