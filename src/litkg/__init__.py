@@ -18,7 +18,7 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 # Imported on first use, so that `import litkg` (and `litkg --version`) stays fast.
 _LAZY = {"open": "litkg.graph", "Graph": "litkg.graph", "run": "litkg.batches",
          "backfill": "litkg.batches", "RunSummary": "litkg.pipeline"}
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *(n for n in _LAZY if n != "open")]  # no builtin shadowed by *
 
 
 def __getattr__(name: str) -> Any:

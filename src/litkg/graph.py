@@ -135,12 +135,15 @@ class Graph:
         return self.sql("SELECT * FROM conflicts_as_of($d) ORDER BY context, contested_edge",
                         {"d": self._as_of(as_of)})
 
-    def changes(self, start: Day, end: Day = None, *,
+    def changes(self, start: date | str, end: Day = None, *,
                 lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
         """Edge versions that appeared in (start, end]: added, reinforced, weakened, contested,
         resolved, retracted, restored, with the documents whose evidence arrived that day."""
+        first = _day(start, "start")
+        if first is None:
+            raise ValueError("changes() needs a start day (changes after it are listed)")
         return self.sql("SELECT * FROM changes($start, $end)",
-                        {"start": _day(start, "start"), "end": self._as_of(end)}, lazy=lazy)
+                        {"start": first, "end": self._as_of(end)}, lazy=lazy)
 
     # -- entities -----------------------------------------------------------------------------
     def resolve(self, name: str) -> pl.DataFrame:
