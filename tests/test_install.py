@@ -191,7 +191,7 @@ def test_litkg_demo_then_query_and_stats_from_the_installed_package_need_no_chec
     """The demo backfills the packaged sample corpus from a directory that is not the
     repository; the store it leaves answers `litkg query` and `litkg stats`."""
     out = installed.run("litkg", "demo", "--home", "demo-store", cwd=tmp_path).stdout
-    sample = out.splitlines()[0].split("sample corpus ")[1]
+    sample = re.search(r"sample corpus (\S+)", out).group(1)
     assert Path(sample).is_relative_to(installed.venv)  # package data, not data/sample
     for heading in ("strongest claims on 2024-03-15", "conflicts on 2024-03-31",
                     "what changed in the last week of March", "planted facts recovered"):

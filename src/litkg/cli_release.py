@@ -85,7 +85,7 @@ def demo(
     from litkg.pipeline import days_between
 
     source = [str(sample.sample_dir())]
-    cli.console.print(f"[bold]litkg demo[/]: sample corpus {source[0]}")
+    cli.console.print(f"[bold]litkg demo[/]: sample corpus {source[0]}", soft_wrap=True)
     cli._process(home, days_between(sample.BACKFILL_START, sample.BACKFILL_END), source,
                  "spacy", "ml", False, "markdown")
     cli._process(home, [sample.NIGHTLY], source, "spacy", "ml", False, "markdown")
