@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 
 .PHONY: install demo test test-thorough lint test-live quality bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
@@ -17,23 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The same as `litkg demo` from an installed package (the sample corpus ships in the wheel).
 demo: install
-	$(BIN)/litkg backfill --start 2024-03-01 --end 2024-03-31 --source data/sample
-	$(BIN)/litkg run --date 2024-04-01 --source data/sample
-	@echo; echo "== strongest claims on 2024-03-15 =="
-	$(BIN)/litkg query "select subject, relation, object, context, round(confidence, 3) as confidence, support, status from edges_as_of(DATE '2024-03-15') order by support desc, confidence desc limit 10"
-	@echo; echo "== conflicts on 2024-03-31, each within its context =="
-	$(BIN)/litkg query "select context, contested_subject || ' ' || contested_relation || ' ' || contested_object as contested, winning_subject || ' ' || winning_relation || ' ' || winning_object as winner, contested_support, winning_support from conflicts_as_of(DATE '2024-03-31')"
-	@echo; echo "== conflicts judged within contexts vs what a context-blind graph would report =="
-	$(BIN)/litkg query "select (select count(*) from conflicts_as_of(DATE '2024-03-31')) as within_contexts, (select count(*) from conflicts_ignoring_context_as_of(DATE '2024-03-31')) as ignoring_contexts"
-	@echo; echo "== what changed in the last week of March =="
-	$(BIN)/litkg query "select change, count(*) as edges from changes(DATE '2024-03-24', DATE '2024-03-31') group by change order by edges desc"
-	@echo; echo "== planted facts recovered (data/sample/gold.yaml) =="
-	$(BIN)/litkg check-gold data/sample/gold.yaml
-	$(BIN)/litkg stats
+	$(BIN)/litkg demo
 
 lint: install
-	$(BIN)/ruff check src flows extractors schema tests bench
+	$(BIN)/ruff check src flows extractors schema tests bench setup.py
 
 test: install lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

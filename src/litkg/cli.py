@@ -293,14 +293,17 @@ def query(
     """Run SQL against the store: tables, edges_as_of(d), entities_as_of(d), changes(d1, d2)…"""
     import duckdb
 
+    from litkg.graph import open as open_graph  # the Python API's read path (docs/python.md)
+
     try:
-        con = _store(home).connect()
+        graph = open_graph(home)
     except StoreError as exc:
         _fail(str(exc))
     try:
-        rel = con.sql(sql)
-        if rel is None:
-            _fail("the statement returned no rows (the store is opened read-only)")
+        try:
+            rel = graph.relation(sql)
+        except ValueError as exc:
+            _fail(str(exc))
         if fmt == OutputFormat.parquet:
             if output is None:
                 _fail("--format parquet needs --output FILE")
@@ -600,6 +603,14 @@ def convert(
     days = sorted({d.published for d in corpus.documents})
     span = f"{days[0]} … {days[-1]}, {len(days)} day(s)" if days else "no documents"
     console.print(f"wrote {n} document(s) to {output} ({span}; {corpus.dating})")
+
+
+# Commands of the installed tool live in their own module.
+from litkg import cli_release  # noqa: E402
+
+app.callback()(cli_release.main_options)
+app.command()(cli_release.demo)
+app.command()(cli_release.deploy)
 
 
 def main() -> None:  # pragma: no cover
