@@ -30,7 +30,7 @@ test: install lint
 # The merge semantics against the reference oracle and properties (a)-(d), 1,000 generated
 # streams each (CI runs 50 for the oracle, 25 for (a)-(d)). Long: about 1 h on 2 cores.
 test-thorough: install
-	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider \
+	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 \
 		tests/test_oracle.py tests/test_properties.py
 
 # A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from

@@ -17,15 +17,18 @@ WITH new AS (
                                       subject, relation, object_id, object, context_id,
                                       context))::VARCHAR) AS vkey
     FROM edges_history
+), current AS (
+    SELECT * FROM old WHERE superseded_commit IS NULL
 )
-SELECT o.* EXCLUDE (vkey, superseded_commit, superseded_at),
-       CASE WHEN o.superseded_commit IS NULL AND n.vkey IS NULL THEN $commit_no
-            ELSE o.superseded_commit END AS superseded_commit,
-       CASE WHEN o.superseded_commit IS NULL AND n.vkey IS NULL THEN $now
-            ELSE o.superseded_at END AS superseded_at
-FROM old o LEFT JOIN new n ON n.vkey = o.vkey AND o.superseded_commit IS NULL
+-- hash joins on vkey throughout (NOT IN or a left-only ON predicate would be quadratic)
+SELECT * EXCLUDE (vkey) FROM old WHERE superseded_commit IS NOT NULL
+UNION ALL BY NAME
+SELECT c.* EXCLUDE (vkey) FROM current c SEMI JOIN new n USING (vkey)
+UNION ALL BY NAME
+SELECT c.* EXCLUDE (vkey, superseded_commit, superseded_at), $commit_no AS superseded_commit,
+       $now AS superseded_at
+FROM current c ANTI JOIN new n USING (vkey)
 UNION ALL BY NAME
 SELECT n.* EXCLUDE (vkey), $commit_no AS recorded_commit, $now AS recorded_at,
        NULL::BIGINT AS superseded_commit, NULL::TIMESTAMP AS superseded_at
-FROM new n
-WHERE n.vkey NOT IN (SELECT vkey FROM old WHERE superseded_commit IS NULL)
+FROM new n ANTI JOIN current c USING (vkey)
