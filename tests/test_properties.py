@@ -59,7 +59,7 @@ def run(store: Store, src, days: list[date], force: bool = False) -> None:
     process_days(store, days, sources=[src], extractor=ScriptedExtractor(), force=force)
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(12))
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, order=st.permutations(list(range(1, DAYS + 1))))
 def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, dels, order):
@@ -73,7 +73,7 @@ def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, del
     assert snapshot(shuffled) == snapshot(whole)
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(12))
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, again=st.integers(1, DAYS))
 def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
@@ -111,7 +111,7 @@ def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
         )
 
 
-@settings(max_examples=examples(25))
+@settings(max_examples=examples(15))
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions)
 def test_every_edge_version_is_recomputable_from_its_assertions(tmp_path_factory, docs, dels):
