@@ -80,3 +80,30 @@ def test_nothing_a_commit_replaces_is_lost_and_runs_are_listed(tmp_path):
                        (date(2024, 1, 1), date(2024, 1, 3), 1, True),
                        (date(2024, 1, 3), None, 2, True)]
     assert con.execute("SELECT count(*) FROM edges").fetchone()[0] == 2
+
+
+def test_the_python_api_returns_the_graph_as_a_past_run_recorded_it(tmp_path):
+    import litkg
+
+    src = write_records(tmp_path / "a.jsonl", [
+        doc("pmid:1", date(2024, 1, 1), abstract(claim("A", "improves", "B", "", 0.5))),
+        doc("pmid:2", date(2024, 1, 2), abstract(claim("A", "degrades", "B", "", 0.6))),
+    ])
+    late = write_records(tmp_path / "late.jsonl", [
+        doc("pmid:3", date(2024, 1, 1), abstract(claim("A", "improves", "B", "", 0.9)))])
+    store = Store(tmp_path / "store")
+    ex = ScriptedExtractor()
+    nightly = process_days(store, days_between(date(2024, 1, 1), date(2024, 1, 2)),
+                           sources=[src], extractor=ex)
+    process_days(store, [date(2024, 1, 1)], sources=[src, late], extractor=ex)
+    kg = litkg.open(tmp_path / "store")
+    then = kg.edges(date(2024, 1, 2), recorded=nightly.run_id)
+    now = kg.edges(date(2024, 1, 2))
+    assert dict(zip(then["relation"], then["status"], strict=True)) == {
+        "improves": "contested", "degrades": "active"}
+    assert dict(zip(now["relation"], now["status"], strict=True)) == {
+        "improves": "active", "degrades": "contested"}
+    at = kg.runs().filter(run_id=nightly.run_id)["committed_at"][0]
+    assert kg.edges(date(2024, 1, 2), recorded=at)["status"].to_list() == (
+        then["status"].to_list())
+    assert kg.runs().height == 2

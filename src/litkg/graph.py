@@ -13,7 +13,7 @@ the next call sees the new state. Every call is a SQL query over the catalog's t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,24 +111,37 @@ class Graph:
         return self.sql("SELECT * FROM snapshots ORDER BY day")
 
     # -- the graph ----------------------------------------------------------------------------
-    def edges(self, as_of: Day = None, *, relation: str | list[str] | None = None,
+    def edges(self, as_of: Day = None, *, recorded: str | datetime | None = None,
+              relation: str | list[str] | None = None,
               context: str | None = None, min_support: int = 1,
               lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
         """The edges in force at the end of `as_of` (retracted ones left out), strongest first.
 
+        `recorded`: what the graph said about `as_of` at a past commit (transaction time): a
+        run id (or a unique prefix, see `runs()`) or a timestamp; None = the latest knowledge.
         `relation`: one name or a list; `context`: e.g. "dataset=imagenet", "" for claims made
         without a context, None for all; `min_support`: distinct supporting documents.
         """
         where, params = ["support >= $min_support"], {"d": self._as_of(as_of),
                                                      "min_support": min_support}
+        source = "edges_as_of($d)"
+        if isinstance(recorded, datetime):
+            source, params["recorded"] = "edges_recorded_at($recorded, $d)", recorded
+        elif recorded is not None:
+            source, params["recorded"] = "edges_as_recorded($recorded, $d)", str(recorded)
         if relation is not None:
             where.append("list_contains($relations, relation)")
             params["relations"] = [relation] if isinstance(relation, str) else list(relation)
         if context is not None:
             where.append("context = $context")
             params["context"] = context
-        return self.sql(f"SELECT * FROM edges_as_of($d) WHERE {' AND '.join(where)} "
+        return self.sql(f"SELECT * FROM {source} WHERE {' AND '.join(where)} "
                         "ORDER BY confidence DESC, support DESC, edge_id", params, lazy=lazy)
+
+    def runs(self) -> pl.DataFrame:
+        """One row per graph commit (run id, commit number, time, days, counts): the points in
+        transaction time that `edges(recorded=...)` can return."""
+        return self.sql("SELECT * FROM runs ORDER BY commit_no")
 
     def conflicts(self, as_of: Day = None) -> pl.DataFrame:
         """Contested claims on `as_of` beside the claim that beats them, within a context."""
