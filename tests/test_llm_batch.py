@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from litkg.extractors.llm import LLMExtractor
-from litkg.extractors.llm_batch import VLLMBatchExtractor, import_vllm
+from litkg.extractors.llm.batch import VLLMBatchExtractor, import_vllm
 from llm_server import (
     ScriptedServer,
     abstract_of,
@@ -88,6 +88,7 @@ def params(n: int, seed: int | None) -> dict[str, Any]:
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer(responder=pattern_responder) as s:
+        s.models = [{"id": "m", "object": "model"}]
         yield s
 
 

@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 import pytest
 from litkg.extractors.llm import LLMExtractor, run_sync
-from litkg.extractors.llm_client import ChatClient, Completion
-from litkg.extractors.llm_config import LLMConfig
-from litkg.extractors.llm_prompt import build_messages, parse_answer
+from litkg.extractors.llm.client import ChatClient, Completion
+from litkg.extractors.llm.config import LLMConfig
+from litkg.extractors.llm.prompt import build_messages, parse_answer
 from litkg.schema import vocabulary
 from llm_server import documents
 
