@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpcore
+from litkg.extractors.base import ExtractorConfigError, ExtractorUnavailable
 from litkg.extractors.llm.config import LLMConfig
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -54,12 +55,12 @@ class LLMRequestError(RuntimeError):
         self.body = body
 
 
-class LLMConfigError(RuntimeError):
+class LLMConfigError(ExtractorConfigError):
     """The run cannot work as configured (wrong key, model or URL; prompt beyond the context
     length): stop the run with this one-line message, quarantine nothing."""
 
 
-class LLMUnavailable(ConnectionError):
+class LLMUnavailable(ExtractorUnavailable):
     """The server is down (every replica unreachable or unhealthy, or too many transport
     failures in a row). A ConnectionError, so callers and Prefect treat it as transient: the
     chunk is retried and its day is not committed without its documents."""
