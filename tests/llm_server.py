@@ -204,7 +204,16 @@ class ScriptedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def _down(self) -> bool:
+                """Once stopped, kept-alive connections are dropped without an answer."""
+                if server._stopping.is_set():
+                    self.close_connection = True
+                    return True
+                return False
+
             def do_GET(self) -> None:
+                if self._down():
+                    return
                 with server._lock:
                     server.requests.append(RecordedRequest(self.path, {}, {
                         k.lower(): v for k, v in self.headers.items()}, time.monotonic()))
@@ -222,6 +231,8 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self._down():
+                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
