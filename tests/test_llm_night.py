@@ -292,3 +292,10 @@ def test_a_negated_claim_is_dropped_and_a_hedged_one_down_weighted(
     assert reasons == {("AlphaNet", "negated"), ("GammaNet", "hedged")}
     dropped = make(server, tmp_path, hedge_weight=0.0).extract(documents(hedged))
     assert dropped.assertions.num_rows == 0
+
+
+def test_an_outage_is_retried_by_prefect_and_a_config_error_is_not() -> None:
+    from litkg.flows.extraction import is_transient
+
+    assert is_transient(LLMUnavailable("LLM server down"))
+    assert not is_transient(LLMConfigError("HTTP 401"))

@@ -232,3 +232,37 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
         assert full / 2 <= d < full
     assert backoff_delay(1, 0.5, 4.0, retry_after=3.0, rng=rng) == 3.0
     assert backoff_delay(1, 0.5, 4.0, retry_after=60.0, rng=rng) == 4.0
+
+
+def test_injection_filter_flags_instructions_but_not_findings_that_share_their_words() -> None:
+    from injection_corpus import FINDINGS, INJECTIONS
+
+    assert [s for s in FINDINGS if is_instruction_like(s)] == []
+    assert [s for s in INJECTIONS if not is_instruction_like(s)] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "subject", "obj", "expected"),
+    [
+        ("FooNet does not outperform BarNet on ImageNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet fails to improve BarNet.", "FooNet", "BarNet", "negated"),
+        ("We find no evidence that FooNet outperforms BarNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet isn't better than BarNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet may outperform BarNet.", "FooNet", "BarNet", "hedged"),
+        ("Results suggest that FooNet improves BarNet.", "FooNet", "BarNet", "hedged"),
+        ("Whether FooNet helps BarNet remains unclear.", "FooNet", "BarNet", "hedged"),
+        ("FooNet outperforms BarNet on ImageNet.", "FooNet", "BarNet", None),
+        ("FooNet not only outperforms BarNet but is faster.", "FooNet", "BarNet", None),
+        ("Although GPT does not converge, FooNet outperforms BarNet.", "FooNet", "BarNet", None),
+        ("FooNet outperforms BarNet, which cannot handle long inputs.", "FooNet", "BarNet",
+         None),
+    ],
+)
+def test_negated_and_hedged_claims_are_recognised(
+    sentence: str, subject: str, obj: str, expected: str | None
+) -> None:
+    g = Grounder(sentence)
+    got = g.ground(subject, obj, [])
+    assert isinstance(got, Grounded)
+    polarity = g.polarity(got.subject, got.object)
+    assert (polarity.kind if polarity else None) == expected, polarity
