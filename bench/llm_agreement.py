@@ -82,11 +82,13 @@ def default_gguf(python: str) -> str:
 
 
 @contextmanager
-def llama_server(python: str, gguf: str, threads: int) -> Iterator[str]:
+def llama_server(python: str, gguf: str, threads: int, chat_format: str | None
+                 ) -> Iterator[str]:
     port = free_port()
+    extra = ["--chat_format", chat_format] if chat_format else []
     proc = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port",
-         str(port), "--n_threads", str(threads), "--n_ctx", "4096"],
+         str(port), "--n_threads", str(threads), "--n_ctx", "4096", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -145,7 +147,8 @@ def record(args: argparse.Namespace) -> None:
         fmt = response_format(vocab, config.structured_output, config.max_triples)
         system = system_prompt(vocab)
         (OUT / "config.json").write_text(json.dumps(
-            {"model": model, "gguf": args.gguf, "generation": config.generation_key()},
+            {"model": model, "gguf": args.gguf, "generation": config.generation_key(),
+             "fold_system": args.fold_system, "chat_format": args.chat_format},
             indent=1))
 
         async def go() -> None:
@@ -156,6 +159,9 @@ def record(args: argparse.Namespace) -> None:
                         continue
                     t0 = time.perf_counter()
                     messages = build_messages(vocab, text, system)
+                    if args.fold_system:  # Gemma has no system role: its template does this
+                        messages = [{"role": "user", "content": messages[0]["content"]
+                                     + "\n\n" + messages[1]["content"]}]
                     rows = []
                     for stream, seed, size in (("A", 1_000, args.stream_a),
                                                ("B", 2_000_000, STREAM)):
@@ -174,9 +180,11 @@ def record(args: argparse.Namespace) -> None:
     if args.url:
         run(args.url, args.model)
         return
-    gguf = args.gguf or default_gguf(args.llama_python)
-    args.gguf = gguf
-    with llama_server(args.llama_python, gguf, args.threads) as url:
+    if not args.gguf:  # Gemma 3 270M: its GGUF has no chat template, use Gemma's turns
+        args.gguf = default_gguf(args.llama_python)
+        args.chat_format = args.chat_format or "gemma"
+        args.fold_system = True
+    with llama_server(args.llama_python, args.gguf, args.threads, args.chat_format) as url:
         served = httpx.get(url + "/models").json()["data"][0]["id"]
         run(url, served)
 
@@ -254,6 +262,9 @@ def main() -> None:
     rec.add_argument("--llama-python", default=str(ROOT / ".venv-llama" / "bin" / "python"))
     rec.add_argument("--gguf", help="GGUF file (default: Gemma 3 270M from PyPI)")
     rec.add_argument("--threads", type=int, default=2)
+    rec.add_argument("--chat-format", help="llama.cpp chat format (default: the GGUF's)")
+    rec.add_argument("--fold-system", action="store_true",
+                     help="send the instructions in the user turn (models without a system role)")
     rec.add_argument("--max-tokens", type=int, default=512)
     rec.add_argument("--stream-a", type=int, default=STREAM,
                      help="samples in stream A (the policies consume its prefix)")
