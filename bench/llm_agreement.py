@@ -86,16 +86,18 @@ def llama_server(python: str, gguf: str, threads: int, chat_format: str | None
                  ) -> Iterator[str]:
     port = free_port()
     extra = ["--chat_format", chat_format] if chat_format else []
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = open(OUT / "server.log", "wb")  # noqa: SIM115 - closed below; a pipe would fill up
     proc = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port",
          str(port), "--n_threads", str(threads), "--n_ctx", "4096", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited: {proc.stderr.read()[-2000:]}")
+                raise RuntimeError("llama.cpp server exited: see " + str(OUT / "server.log"))
             try:
                 if httpx.get(url + "/models", timeout=2).status_code == 200:
                     break
@@ -110,6 +112,7 @@ def llama_server(python: str, gguf: str, threads: int, chat_format: str | None
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def abstracts(n: int) -> list[tuple[str, str]]:
@@ -127,6 +130,9 @@ async def record_stream(client: ChatClient, config: LLMConfig, messages: list[di
         t0 = time.perf_counter()
         c = await client.complete(messages, n, fmt, seed + len(rows))
         dt = time.perf_counter() - t0
+        if len(rows) % 10 == 0:
+            print(f"  sample {len(rows)}: {c.completion_tokens} tokens in {dt:.1f} s",
+                  flush=True)
         for i, (text, reason) in enumerate(zip(c.texts, c.finish_reasons, strict=False)):
             rows.append({"idx": len(rows), "text": text, "finish_reason": reason,
                          "completion_tokens": c.completion_tokens if i == 0 else 0,
@@ -141,7 +147,7 @@ def record(args: argparse.Namespace) -> None:
     done = {p.stem for p in OUT.glob("*.parquet")}
 
     def run(url: str, model: str) -> None:
-        config = LLMConfig(urls=[url], model=model, max_tokens=args.max_tokens,
+        config = LLMConfig(urls=[url], model=model, max_tokens=args.max_tokens, top_k=args.top_k,
                            structured_output=args.structured_output, concurrency=1,
                            timeout_s=600, cache=False)
         fmt = response_format(vocab, config.structured_output, config.max_triples)
@@ -262,6 +268,8 @@ def main() -> None:
     rec.add_argument("--llama-python", default=str(ROOT / ".venv-llama" / "bin" / "python"))
     rec.add_argument("--gguf", help="GGUF file (default: Gemma 3 270M from PyPI)")
     rec.add_argument("--threads", type=int, default=2)
+    rec.add_argument("--top-k", type=int, default=0,
+                     help="top_k sent (off: 0 for llama.cpp, -1 for vLLM)")
     rec.add_argument("--chat-format", help="llama.cpp chat format (default: the GGUF's)")
     rec.add_argument("--fold-system", action="store_true",
                      help="send the instructions in the user turn (models without a system role)")

@@ -102,7 +102,7 @@ def test_batch_and_http_paths_give_the_same_assertions(
     result = batch.extract(docs)
     assert result.assertions.equals(http.assertions)
     assert result.assertions.num_rows == 2
-    assert len(llm.calls) == 1 and [p["n"] for _, p in llm.calls[0]] == [10, 10]
+    assert len(llm.calls) == 1 and [p["n"] for _, p in llm.calls[0]] == [4, 4]  # k0
     assert batch.version == LLMExtractor(env={}, model="m", cache=False).version
 
 
@@ -116,7 +116,7 @@ def test_batch_rounds_carry_only_undecided_documents(tmp_path: Path) -> None:
 
     llm = FakeLLM(model)
     extractor = VLLMBatchExtractor(env={}, model="m", cache=False, llm=llm, make_params=params,
-                                   k_max=30)
+                                   k0=10, k_step=10, k_max=30)
     result = extractor.extract(documents(*ABSTRACTS))
     assert [len(call) for call in llm.calls] == [2, 1, 1]
     usage = {u["doc_id"]: u for u in result.extras["llm_usage"].to_pylist()}

@@ -52,6 +52,8 @@ def make(server: ScriptedServer | list[ScriptedServer], tmp_path: Path, **kw: An
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.1,
         "timeout_s": 10.0,
+        # the rounds these tests script (10 samples at first, 10 more, up to 50)
+        "k0": 10, "k_step": 10, "k_max": 50,
     }
     settings.update(kw)
     return LLMExtractor(env={}, **settings)
@@ -454,7 +456,8 @@ def test_config_key_covers_what_changes_the_output(tmp_path: Path) -> None:
     base = LLMExtractor(env={}, model="m", cache_dir=tmp_path)
     key = json.loads(base.config_key())
     assert key["model"] == "m" and key["prompt"] == "2" and key["vocabulary"] == "ml"
-    assert key["policy"]["k0"] == 10 and key["policy"]["threshold"] == 0.6
+    assert key["policy"]["k0"] == 4 and key["policy"]["k_max"] == 10
+    assert key["policy"]["threshold"] == 0.6
     assert key["generation"]["top_k"] == -1 and key["generation"]["repetition_penalty"] == 1.0
     assert base.config_key() == LLMExtractor(env={}, model="m", urls=["http://x/v1"],
                                              concurrency=2, cache_dir=tmp_path).config_key()

@@ -299,7 +299,9 @@ class LLMExtractor:
         """Extract assertions from `documents` (doc_id, content_hash, abstract)."""
         jobs, todo = self.plan(documents)
         if todo:
-            self.preflight()
+            served = self.preflight()
+            for job in todo:  # each sample row records the weights it came from
+                job.model = served.root or served.id
             try:
                 run_sync(self._sample_all(todo))
             finally:

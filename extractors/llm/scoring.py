@@ -144,9 +144,10 @@ class DocumentJob:
         self._retry_n = 0
         if not malformed:
             return
-        if not self._retried:
+        room = self.policy.k_max - self.drawn  # a retry never goes beyond k_max samples
+        if not self._retried and room > 0:
             self._retried = True
-            self._retry_n = n
+            self._retry_n = min(n, room)
             return
         self.failure = f"malformed answer: {valid} of {len(texts)} samples valid after a retry"
         self.failure_raw = (first_bad or "<no choices>")[:_RAW_LIMIT]
