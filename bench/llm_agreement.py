@@ -62,7 +62,9 @@ POLICIES: list[tuple[str, SamplingPolicy]] = [
     ("fixed 5", SamplingPolicy.full(5)),
     ("sequential 5+5..10, z=1", SamplingPolicy(5, 5, 10, z=1.0)),
     ("sequential 5+1..10, z=1", SamplingPolicy(5, 1, 10, z=1.0)),
+    ("**default** sequential 4+2..10, z=1", SamplingPolicy(4, 2, 10, z=1.0)),
     ("sequential 4+2..10, z=0.5", SamplingPolicy(4, 2, 10, z=0.5)),
+    ("sequential 3+1..10, z=1", SamplingPolicy(3, 1, 10, z=1.0)),
 ]
 
 
@@ -87,7 +89,7 @@ def llama_server(python: str, gguf: str, threads: int, chat_format: str | None
     port = free_port()
     extra = ["--chat_format", chat_format] if chat_format else []
     OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / "server.log", "wb")  # noqa: SIM115 - closed below; a pipe would fill up
+    log = open(OUT / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below; not a pipe
     proc = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1", "--port",
          str(port), "--n_threads", str(threads), "--n_ctx", "4096", *extra],
@@ -97,7 +99,7 @@ def llama_server(python: str, gguf: str, threads: int, chat_format: str | None
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError("llama.cpp server exited: see " + str(OUT / "server.log"))
+                raise RuntimeError(f"llama.cpp server exited: see {OUT}/server-{port}.log")
             try:
                 if httpx.get(url + "/models", timeout=2).status_code == 200:
                     break
@@ -143,8 +145,10 @@ async def record_stream(client: ChatClient, config: LLMConfig, messages: list[di
 def record(args: argparse.Namespace) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     vocab = vocabulary("ml")
+    shard, shards = (int(x) for x in args.shard.split("/"))
     docs = abstracts(args.abstracts)
     done = {p.stem for p in OUT.glob("*.parquet")}
+    done |= {f"{i:03d}" for i in range(len(docs)) if i % shards != shard}  # another shard's
 
     def run(url: str, model: str) -> None:
         config = LLMConfig(urls=[url], model=model, max_tokens=args.max_tokens, top_k=args.top_k,
@@ -267,13 +271,16 @@ def main() -> None:
     rec.add_argument("--model", default="default", help="model id on --url")
     rec.add_argument("--llama-python", default=str(ROOT / ".venv-llama" / "bin" / "python"))
     rec.add_argument("--gguf", help="GGUF file (default: Gemma 3 270M from PyPI)")
-    rec.add_argument("--threads", type=int, default=2)
+    rec.add_argument("--threads", type=int, default=1,
+                     help="llama.cpp threads (1: spinning threads collapse on a busy machine)")
     rec.add_argument("--top-k", type=int, default=0,
                      help="top_k sent (off: 0 for llama.cpp, -1 for vLLM)")
     rec.add_argument("--chat-format", help="llama.cpp chat format (default: the GGUF's)")
     rec.add_argument("--fold-system", action="store_true",
                      help="send the instructions in the user turn (models without a system role)")
     rec.add_argument("--max-tokens", type=int, default=512)
+    rec.add_argument("--shard", default="0/1",
+                     help="i/n: record abstracts i, i+n, ... (run n recorders side by side)")
     rec.add_argument("--stream-a", type=int, default=STREAM,
                      help="samples in stream A (the policies consume its prefix)")
     rec.add_argument("--per-request", type=int, default=1,
