@@ -262,7 +262,8 @@ def _replace_extraction_failures(tx: Transaction, day: date, failures: list[Any]
         "quarantine", WHOLE,
         f"SELECT * FROM quarantine WHERE source_file <> '{source}' "
         "UNION ALL BY NAME SELECT * FROM _failures "
-        "QUALIFY row_number() OVER (PARTITION BY source_file, line, doc_id, reason) = 1",
+        "QUALIFY row_number() OVER (PARTITION BY source_file, line, doc_id, reason "
+        "ORDER BY raw NULLS LAST) = 1",
     )
     tx.con.unregister("_failures")
 
