@@ -105,7 +105,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [python, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1",
-             "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
+             "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"],
             stdout=fh, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}/v1"
@@ -134,6 +134,8 @@ def _config(live: Live, **kw: Any) -> LLMConfig:
         "urls": [live.url], "model": live.model, "structured_output": live.structured_output,
         "timeout_s": 600.0, "max_retries": 1, "concurrency": 1,
     }
+    if live.kind == "llama-cpp-python":
+        settings["top_k"] = 0  # llama.cpp's "off" (it rejects vLLM's -1)
     settings.update(kw)
     return LLMConfig(**settings)
 
