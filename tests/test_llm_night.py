@@ -4,6 +4,7 @@ cache hit, pinned generation fields and a policy change that reuses every sample
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -198,10 +199,22 @@ def test_document_failures_are_quarantined_per_document_and_retried(
     assert all("context length" in r[1] for r in rows)
     assert failed_extraction_days(con) == {DAY}
     con.close()  # a process keeps one catalog instance per file while a connection is open
+    env = dict(os.environ, LITKG_HOME=str(store.home), LITKG_LLM_URL=server.url,
+               LITKG_LLM_MODEL="scripted-model", LITKG_LLM_K0="4", LITKG_LLM_K_MAX="8")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "litkg.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert stats["failed_extractions"] == {"documents": 2, "days": 1}
 
     too_long.clear()  # e.g. the server restarted with a longer context
-    retry = process_days(store, [DAY], extractor=make(server, tmp_path / "c"))
-    assert retry.days == [DAY] and retry.extraction_failures == 0  # the committed day reran
+    retry = cli("retry-failed", "-x", "llm", "--summary-format", "json")
+    assert retry.returncode == 0, retry.stderr
+    summary = json.loads(retry.stdout)
+    assert summary["days"] == [DAY.isoformat()] and summary["extraction_failures"] == 0
+    assert summary["cached_documents"] == 1  # the document that had succeeded
     con = store.connect()
     assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
     assert failed_extraction_days(con) == set()
