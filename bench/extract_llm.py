@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pyarrow as pa
 from litkg.extractors.llm import LLMExtractor
-from litkg.extractors.llm_prompt import build_messages
-from litkg.extractors.llm_sampling import SamplingPolicy, simulate
+from litkg.extractors.llm.prompt import build_messages
+from litkg.extractors.llm.sampling import SamplingPolicy, simulate
 from litkg.schema import vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]

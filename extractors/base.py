@@ -26,6 +26,16 @@ def extraction_schema() -> pa.Schema:
     return schema.arrow_schema_of(EXTRACTION_COLUMNS)
 
 
+class ExtractorUnavailable(ConnectionError):
+    """A dependency of the extractor is down (e.g. the LLM server): not bad input. The run
+    fails without committing the affected days, and is retried (Prefect retries ConnectionError)."""
+
+
+class ExtractorConfigError(RuntimeError):
+    """The extractor cannot work as configured (wrong key, model, URL...): stop the run with
+    this one-line message; nothing is quarantined."""
+
+
 @dataclass
 class ExtractionFailure:
     """A document the extractor could not process; it goes to quarantine with the reason."""

@@ -1,7 +1,9 @@
 """A scripted OpenAI-compatible chat-completions server on loopback, for tests and the bench.
 
 It speaks the subset of `POST /v1/chat/completions` the LLM extractor uses: `n` choices, a
-`usage` block, status codes, Retry-After, delays. Replies come from a script (a queue of
+`usage` block, status codes, Retry-After, delays; and `GET /v1/models` (`models`, or
+`models_status`) and `GET /health` (`health_status`) for the preflight. `stop()` then `start()`
+serves again on the same port (an outage and a recovery). Replies come from a script (a queue of
 `Reply`, consumed in order) and, once it is empty, from a responder function of the request.
 Every request is recorded (`server.requests`) so tests can assert what the client sent.
 
@@ -131,6 +133,7 @@ def pattern_responder(body: Mapping[str, Any]) -> Reply:
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) drops bursts of new connections
+    allow_reuse_address = True
     daemon_threads = True
     block_on_close = False
 
@@ -142,9 +145,17 @@ class ScriptedServer:
         self,
         latency: float = 0.0,
         responder: Callable[[Mapping[str, Any]], Reply] = empty_responder,
+        port: int = 0,
     ):
         self.latency = latency
         self.responder = responder
+        self.port = port
+        #: the model cards of GET /v1/models (vLLM style: id, root, max_model_len)
+        self.models: list[dict[str, Any]] = [
+            {"id": "scripted-model", "object": "model", "root": "/weights/scripted-model",
+             "max_model_len": 32768}]
+        self.models_status = 200
+        self.health_status = 200
         self.requests: list[RecordedRequest] = []
         self.script: deque[Reply] = deque()
         self.in_flight = 0
@@ -193,15 +204,35 @@ class ScriptedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def _down(self) -> bool:
+                """Once stopped, kept-alive connections are dropped without an answer."""
+                if server._stopping.is_set():
+                    self.close_connection = True
+                    return True
+                return False
+
             def do_GET(self) -> None:
+                if self._down():
+                    return
+                with server._lock:
+                    server.requests.append(RecordedRequest(self.path, {}, {
+                        k.lower(): v for k, v in self.headers.items()}, time.monotonic()))
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, json.dumps({"object": "list", "data": [{"id": "scripted"}]}))
+                    if server.models_status != 200:
+                        self._send(server.models_status, json.dumps(
+                            {"error": {"message": f"scripted {server.models_status}"}}))
+                        return
+                    self._send(200, json.dumps({"object": "list", "data": server.models}))
+                elif self.path.rstrip("/") == "/health":
+                    self._send(server.health_status, "{}")
                 else:
                     self._send(404, json.dumps({"error": "not found"}))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self._down():
+                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
@@ -244,7 +275,9 @@ class ScriptedServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout): fine
 
-        httpd = _Server(("127.0.0.1", 0), Handler)
+        self._stopping.clear()
+        httpd = _Server(("127.0.0.1", self.port), Handler)
+        self.port = httpd.server_address[1]  # a restart serves on the same port
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import httpx
 import pyarrow as pa
 import pytest
@@ -182,7 +183,10 @@ def test_llm_extraction_in_chunks_stores_what_the_library_stores(tmp_path, monke
     assert differences(store, reference) == {}
     con = store.connect()
     assert con.execute("SELECT count(*) FROM llm_usage WHERE NOT cached").fetchone()[0] == 5
-    assert len(list((store.cache_dir / "llm").rglob("*.json"))) == 5  # the run's store's cache
+    samples = sorted(str(p) for p in (store.cache_dir / "llm").rglob("*.parquet"))
+    keys = duckdb.connect().execute(  # the run's store's sample cache: 5 documents' streams
+        "SELECT count(DISTINCT key) FROM read_parquet(?)", [samples]).fetchone()[0]
+    assert keys == 5
 
 
 def test_extraction_runs_over_chunks_of_documents_with_at_most_n_in_flight(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from litkg.extractors.llm import LLMExtractor
-from litkg.extractors.llm_batch import VLLMBatchExtractor, import_vllm
+from litkg.extractors.llm.batch import VLLMBatchExtractor, import_vllm
 from llm_server import (
     ScriptedServer,
     abstract_of,
@@ -88,6 +88,7 @@ def params(n: int, seed: int | None) -> dict[str, Any]:
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer(responder=pattern_responder) as s:
+        s.models = [{"id": "m", "object": "model"}]
         yield s
 
 
@@ -101,7 +102,7 @@ def test_batch_and_http_paths_give_the_same_assertions(
     result = batch.extract(docs)
     assert result.assertions.equals(http.assertions)
     assert result.assertions.num_rows == 2
-    assert len(llm.calls) == 1 and [p["n"] for _, p in llm.calls[0]] == [10, 10]
+    assert len(llm.calls) == 1 and [p["n"] for _, p in llm.calls[0]] == [4, 4]  # k0
     assert batch.version == LLMExtractor(env={}, model="m", cache=False).version
 
 
@@ -115,7 +116,7 @@ def test_batch_rounds_carry_only_undecided_documents(tmp_path: Path) -> None:
 
     llm = FakeLLM(model)
     extractor = VLLMBatchExtractor(env={}, model="m", cache=False, llm=llm, make_params=params,
-                                   k_max=30)
+                                   k0=10, k_step=10, k_max=30)
     result = extractor.extract(documents(*ABSTRACTS))
     assert [len(call) for call in llm.calls] == [2, 1, 1]
     usage = {u["doc_id"]: u for u in result.extras["llm_usage"].to_pylist()}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from litkg.extractors.base import Extractor, extraction_schema
 from litkg.extractors.llm import LLMExtractor, extra_schema
-from litkg.extractors.llm_prompt import CLOSE_TAG, OPEN_TAG
+from litkg.extractors.llm.prompt import CLOSE_TAG, OPEN_TAG
 from litkg.schema import table, vocabulary
 from llm_server import (
     Reply,
@@ -52,6 +52,8 @@ def make(server: ScriptedServer | list[ScriptedServer], tmp_path: Path, **kw: An
         "backoff_base_s": 0.01,
         "backoff_max_s": 0.1,
         "timeout_s": 10.0,
+        # the rounds these tests script (10 samples at first, 10 more, up to 50)
+        "k0": 10, "k_step": 10, "k_max": 50,
     }
     settings.update(kw)
     return LLMExtractor(env={}, **settings)
@@ -133,7 +135,7 @@ def test_assertions_are_grounded_with_offsets_and_evidence(
     assert ABSTRACT[row["evidence_start"]:row["evidence_end"]] == row["evidence"]
     (ctx,) = row["context"]
     assert ctx["qualifier"] == "dataset" and ABSTRACT[ctx["start"]:ctx["end"]] == "ImageNet"
-    assert row["extractor"] == "llm" and "prompt.1" in row["extractor_version"]
+    assert row["extractor"] == "llm" and "prompt.2" in row["extractor_version"]
 
 
 def test_only_undecided_agreement_draws_more_samples(
@@ -351,6 +353,7 @@ def test_second_run_hits_cache_with_no_requests(server: ScriptedServer, tmp_path
 
 
 def test_cache_key_covers_model_and_sampling(server: ScriptedServer, tmp_path: Path) -> None:
+    server.models.append({"id": "another-model", "object": "model"})
     make(server, tmp_path).extract(documents(ABSTRACT))
     make(server, tmp_path, model="another-model").extract(documents(ABSTRACT))
     make(server, tmp_path, temperature=1.0).extract(documents(ABSTRACT))
@@ -452,21 +455,23 @@ def test_usage_accounts_tokens_per_document(server: ScriptedServer, tmp_path: Pa
 def test_config_key_covers_what_changes_the_output(tmp_path: Path) -> None:
     base = LLMExtractor(env={}, model="m", cache_dir=tmp_path)
     key = json.loads(base.config_key())
-    assert key["model"] == "m" and key["prompt"] == "1" and key["vocabulary"] == "ml"
-    assert key["sampling"]["k0"] == 10 and key["sampling"]["threshold"] == 0.6
+    assert key["model"] == "m" and key["prompt"] == "2" and key["vocabulary"] == "ml"
+    assert key["policy"]["k0"] == 4 and key["policy"]["k_max"] == 10
+    assert key["policy"]["threshold"] == 0.6
+    assert key["generation"]["top_k"] == -1 and key["generation"]["repetition_penalty"] == 1.0
     assert base.config_key() == LLMExtractor(env={}, model="m", urls=["http://x/v1"],
                                              concurrency=2, cache_dir=tmp_path).config_key()
     for change in ({"model": "n"}, {"k_max": 20}, {"threshold": 0.7}, {"vocabulary": "biomed"},
                    {"grounding_threshold": 80}):
         other = LLMExtractor(env={}, **{"model": "m", "cache_dir": tmp_path, **change})
         assert other.config_key() != base.config_key(), change
-    assert "prompt.1" in base.version and "m" in base.version
+    assert "prompt.2" in base.version and "m" in base.version
 
 
 def test_a_scoring_error_quarantines_only_that_document(
     server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import litkg.extractors.llm as llm
+    import litkg.extractors.llm.extractor as llm
 
     real = llm.finalize
 

@@ -29,9 +29,10 @@ from typing import Any
 import httpx
 import pytest
 from litkg.extractors.llm import LLMExtractor, run_sync
-from litkg.extractors.llm_client import ChatClient, Completion
-from litkg.extractors.llm_config import LLMConfig
-from litkg.extractors.llm_prompt import build_messages, parse_answer
+from litkg.extractors.llm.cache import SampleStore
+from litkg.extractors.llm.client import ChatClient, Completion
+from litkg.extractors.llm.config import LLMConfig
+from litkg.extractors.llm.prompt import build_messages, parse_answer
 from litkg.schema import vocabulary
 from llm_server import documents
 
@@ -105,7 +106,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [python, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1",
-             "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
+             "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"],
             stdout=fh, stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}/v1"
@@ -134,6 +135,8 @@ def _config(live: Live, **kw: Any) -> LLMConfig:
         "urls": [live.url], "model": live.model, "structured_output": live.structured_output,
         "timeout_s": 600.0, "max_retries": 1, "concurrency": 1,
     }
+    if live.kind == "llama-cpp-python":
+        settings["top_k"] = 0  # llama.cpp's "off" (it rejects vLLM's -1)
     settings.update(kw)
     return LLMConfig(**settings)
 
@@ -184,11 +187,15 @@ def test_live_extractor_round_trip(live: Live, tmp_path: Path) -> None:
     (usage,) = result.extras["llm_usage"].to_pylist()
     assert usage["samples"] == 2 and usage["requests"] >= 1
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
-    (cached,) = [json.loads(p.read_text()) for p in tmp_path.glob("*/*.json")]
+    store = SampleStore(tmp_path)
+    assert len(store.files()) == 1  # one Parquet file for the batch, one row per sample
+    (stream,) = store.get_many([extractor.make_job(
+        documents(ABSTRACT).to_pylist()[0]).cache_key]).values()
+    assert len(stream) == 2
+    assert usage["served_root"] is None  # llama.cpp's /v1/models has no root
     vocab = vocabulary("ml")
-    for rnd in cached["rounds"]:
-        for text, reason in zip(rnd["texts"], rnd["finish_reasons"], strict=True):
-            assert text.lstrip().startswith("{"), text
-            if reason == "stop":
-                parse_answer(text, vocab)  # complete answers follow the vocabulary's schema
+    for sample in stream:
+        assert sample.text.lstrip().startswith("{"), sample.text
+        if sample.finish_reason == "stop":
+            parse_answer(sample.text, vocab)  # complete answers follow the vocabulary's schema
     assert build_messages(vocab, ABSTRACT)[1]["content"].count(ABSTRACT) == 1

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from litkg.extractors.llm_cache import ResponseCache, cache_key
-from litkg.extractors.llm_client import backoff_delay
-from litkg.extractors.llm_config import LLMConfig
-from litkg.extractors.llm_grounding import (
+from litkg.extractors.llm.cache import Sample, SampleStore, cache_key
+from litkg.extractors.llm.client import backoff_delay
+from litkg.extractors.llm.config import LLMConfig
+from litkg.extractors.llm.grounding import (
     Grounded,
     Grounder,
     Ungrounded,
@@ -17,7 +17,7 @@ from litkg.extractors.llm_grounding import (
     is_instruction_like,
     sentence_spans,
 )
-from litkg.extractors.llm_prompt import (
+from litkg.extractors.llm.prompt import (
     MalformedAnswer,
     build_messages,
     parse_answer,
@@ -201,15 +201,24 @@ def test_cache_dir_defaults_under_litkg_home(monkeypatch: pytest.MonkeyPatch) ->
 # -- cache and backoff -------------------------------------------------------------------
 
 
-def test_cache_round_trips_and_ignores_corrupt_files(tmp_path: Path) -> None:
-    cache = ResponseCache(tmp_path)
-    key = cache_key(content="abc", model="m")
-    assert cache.get(key) is None
-    cache.put(key, {"rounds": [{"n": 1, "texts": ["{}"]}]})
-    assert cache.get(key) == {"rounds": [{"n": 1, "texts": ["{}"]}]}
-    assert len(cache) == 1
-    cache.path(key).write_text("{truncated")
-    assert cache.get(key) is None
+def test_sample_streams_round_trip_in_parquet_one_file_per_write(tmp_path: Path) -> None:
+    store = SampleStore(tmp_path)
+    k1, k2 = cache_key(content="abc", model="m"), cache_key(content="xyz", model="m")
+    assert store.get_many([k1]) == {}
+
+    def row(key: str, idx: int, text: str) -> dict:
+        return {"key": key, "idx": idx, "text": text, "finish_reason": "stop", "request": "r",
+                "prompt_tokens": 0, "completion_tokens": 0, "model": "m"}
+
+    store.put([row(k1, 0, "a"), row(k1, 1, "b"), row(k2, 0, "c")])
+    store.put([row(k1, 2, "d"), row(k2, 2, "gap")])  # k2 lacks index 1: its stream ends at 0
+    assert len(store.files()) == 2 and len(store) == 5
+    got = store.get_many([k1, k2, "other"])
+    assert got == {k1: [Sample("a", "stop"), Sample("b", "stop"), Sample("d", "stop")],
+                   k2: [Sample("c", "stop")]}
+    month = store.files()[0].split("month=")[1][:7]
+    assert store.compact(month) == 1 and len(store.files()) == 1
+    assert store.get_many([k1, k2]) == got
     assert cache_key(a=1, b=2) == cache_key(b=2, a=1) != cache_key(a=1, b=3)
 
 
@@ -223,3 +232,37 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
         assert full / 2 <= d < full
     assert backoff_delay(1, 0.5, 4.0, retry_after=3.0, rng=rng) == 3.0
     assert backoff_delay(1, 0.5, 4.0, retry_after=60.0, rng=rng) == 4.0
+
+
+def test_injection_filter_flags_instructions_but_not_findings_that_share_their_words() -> None:
+    from injection_corpus import FINDINGS, INJECTIONS
+
+    assert [s for s in FINDINGS if is_instruction_like(s)] == []
+    assert [s for s in INJECTIONS if not is_instruction_like(s)] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "subject", "obj", "expected"),
+    [
+        ("FooNet does not outperform BarNet on ImageNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet fails to improve BarNet.", "FooNet", "BarNet", "negated"),
+        ("We find no evidence that FooNet outperforms BarNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet isn't better than BarNet.", "FooNet", "BarNet", "negated"),
+        ("FooNet may outperform BarNet.", "FooNet", "BarNet", "hedged"),
+        ("Results suggest that FooNet improves BarNet.", "FooNet", "BarNet", "hedged"),
+        ("Whether FooNet helps BarNet remains unclear.", "FooNet", "BarNet", "hedged"),
+        ("FooNet outperforms BarNet on ImageNet.", "FooNet", "BarNet", None),
+        ("FooNet not only outperforms BarNet but is faster.", "FooNet", "BarNet", None),
+        ("Although GPT does not converge, FooNet outperforms BarNet.", "FooNet", "BarNet", None),
+        ("FooNet outperforms BarNet, which cannot handle long inputs.", "FooNet", "BarNet",
+         None),
+    ],
+)
+def test_negated_and_hedged_claims_are_recognised(
+    sentence: str, subject: str, obj: str, expected: str | None
+) -> None:
+    g = Grounder(sentence)
+    got = g.ground(subject, obj, [])
+    assert isinstance(got, Grounded)
+    polarity = g.polarity(got.subject, got.object)
+    assert (polarity.kind if polarity else None) == expected, polarity

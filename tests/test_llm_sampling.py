@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from litkg.extractors.llm_sampling import (
+from litkg.extractors.llm.sampling import (
     RelationRule,
     SamplingPolicy,
     agreement,

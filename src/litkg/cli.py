@@ -16,6 +16,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from litkg.extractors.base import ExtractorConfigError, ExtractorUnavailable
 from litkg.store import Store, StoreError
 
 app = typer.Typer(
@@ -63,11 +64,14 @@ CategoryOpt = Annotated[
 # committed (bad option, store locked, extractor cannot start); 2 command-line usage (click);
 # 3 done, but an input file failed at file level (missing, unreadable, truncated, refused): what
 # could be read was stored and the files are listed; 4 done with quarantined records or
-# extraction failures under --strict (3 wins when both apply).
+# extraction failures under --strict (3 wins when both apply); 5 the extractor's server is down
+# (an outage, not bad input): the days it could not finish are not committed, rerun later. A
+# misconfigured extractor (wrong key, model or URL; prompt beyond the context length) exits 1.
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_FILES_FAILED = 3
 EXIT_QUARANTINED = 4
+EXIT_UNAVAILABLE = 5
 
 
 class OutputFormat(StrEnum):
@@ -163,6 +167,11 @@ def _process(  # noqa: ANN001
                 store, days, sources=source or [], extractor=ex, vocabulary=vocabulary,
                 force=force, on_day=on_day, source_options=source_options,
             )
+        except ExtractorUnavailable as exc:
+            _fail(f"{exc}; days not finished were not committed: rerun later",
+                  EXIT_UNAVAILABLE)
+        except ExtractorConfigError as exc:
+            _fail(str(exc))
         except (StoreError, ValueError, FileNotFoundError) as exc:
             _fail(str(exc))
     _print_summary(summary, summary_format)
@@ -238,6 +247,32 @@ def backfill(
     options = _source_options(pubmed_date, arxiv_date, category)
     _process(home, days_between(s, e), source, extractor, vocabulary, force, summary_format,
              strict, options)
+
+
+@app.command("retry-failed")
+def retry_failed(
+    home: HomeOpt = None,
+    extractor: ExtractorOpt = "spacy",
+    vocabulary: VocabOpt = "ml",
+    summary_format: FormatOpt = "markdown",
+    strict: StrictOpt = False,
+) -> None:
+    """Extract again the documents whose extraction failed on committed days (quarantined
+    with their doc_id; `litkg stats` lists them), and rebuild those days. The other documents
+    come from the extraction cache. Exit codes as `backfill`; 5 the extractor's server is down."""
+    from litkg.pipeline import failed_extraction_days
+
+    store = _store(home)
+    try:
+        days = sorted(failed_extraction_days(store.connect()))
+    except StoreError as exc:
+        _fail(str(exc))
+    if not days:
+        err.print("no failed extraction to retry")
+        return
+    err.print(f"retrying failed extractions on {len(days)} day(s): "
+              f"{', '.join(d.isoformat() for d in days)}")
+    _process(home, days, None, extractor, vocabulary, False, summary_format, strict)
 
 
 @app.command()
@@ -372,6 +407,9 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     reasons = con.execute(
         "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC, 1"
     ).fetchall()
+    failed = con.execute(
+        "SELECT count(DISTINCT doc_id), count(DISTINCT source_file) FROM quarantine "
+        "WHERE starts_with(source_file, 'extraction of ')").fetchone()
     extra = {}
     for table_name in ("llm_usage",):
         try:
@@ -386,6 +424,8 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
         "rows": counts,
         "assertions_by_status": status,
         "quarantine_by_reason": dict(reasons),
+        # documents whose extraction failed on a committed day: `litkg retry-failed`
+        "failed_extractions": {"documents": failed[0], "days": failed[1]},
         "latest_snapshot": dict(zip(cols, latest, strict=True)) if latest else None,
         "store_bytes": store_bytes,
     }
@@ -412,6 +452,8 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     t.add_row("quarantined records", str(counts["quarantine"]))
     for reason, n in reasons:
         t.add_row(f"  {reason}", str(n))
+    t.add_row("failed extractions (litkg retry-failed)",
+              f"{failed[0]} documents on {failed[1]} days")
     if latest:
         snap = data["latest_snapshot"]
         t.add_row("latest snapshot", str(snap["day"]))

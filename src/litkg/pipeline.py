@@ -228,29 +228,71 @@ def write_extraction(
     )
     tx.con.unregister("_extracted")
     tx.replace_partition("abbreviations", day_partition(day), abbreviations_table(docs, day))
+    tx.con.register("_day_docs", docs.select(["doc_id"]))
     for name, table in extras.items():
         if name not in schema.tables():
             continue
+        # Rows per document: the documents served from the extraction cache got no new rows,
+        # so they keep theirs (a partial cache hit must not erase them).
         tx.con.register("_extra", table)
         tx.replace_partition(
             name, day_partition(day),
-            f"SELECT *, DATE '{day.isoformat()}' AS day, '{run_id}' AS run_id FROM _extra",
+            f"SELECT *, DATE '{day.isoformat()}' AS day, '{run_id}' AS run_id FROM _extra "
+            f"UNION ALL BY NAME SELECT * FROM \"{name}\" WHERE day = DATE '{day.isoformat()}' "
+            "AND doc_id IN (SELECT doc_id FROM _day_docs) "
+            "AND doc_id NOT IN (SELECT doc_id FROM _extra)",
         )
         tx.con.unregister("_extra")
-    if failures or rejected:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rows = [
-            {"source_file": f"extraction of {day.isoformat()}", "line": 0, "doc_id": f.doc_id,
-             "reason": f.reason, "raw": f.raw, "quarantined_at": now}
-            for f in failures
-        ] + [
-            {"source_file": f"extraction of {day.isoformat()}", "line": 0, **r,
-             "quarantined_at": now}
-            for r in rejected
-        ]
-        q_schema = schema.table("quarantine").arrow_schema()
-        tx.merge_partition("quarantine", WHOLE, pa.Table.from_pylist(rows, schema=q_schema))
+    tx.con.unregister("_day_docs")
+    _replace_extraction_failures(tx, day, failures)
+    _replace_rejections(tx, day, rejected)
     return n
+
+
+REJECTION_SOURCE = "rejected assertions of "
+EXTRACTION_FAILURE_SOURCE = "extraction of "
+
+
+def _replace_extraction_failures(tx: Transaction, day: date, failures: list[Any]) -> None:
+    """The day's extraction failures, one quarantine row per document (its doc_id is in the
+    key); those of an earlier run of the day are replaced, so a retried document leaves it."""
+    _replace_quarantine(tx, f"{EXTRACTION_FAILURE_SOURCE}{day.isoformat()}", [
+        {"doc_id": f.doc_id, "reason": f.reason, "raw": f.raw} for f in failures])
+
+
+def _replace_rejections(tx: Transaction, day: date, rejected: list[dict[str, Any]]) -> None:
+    """The day's rejected assertions (failed validation: see validate.py), replaced when the day
+    is extracted again. Not extraction failures: the document was extracted, nothing to retry."""
+    _replace_quarantine(tx, f"{REJECTION_SOURCE}{day.isoformat()}", rejected)
+
+
+def _replace_quarantine(tx: Transaction, source: str, rows: list[dict[str, Any]]) -> None:
+    """Quarantine rows of one `source` (doc_id, reason, raw each) replace the earlier ones."""
+    old = tx.sql("SELECT count(*) FROM quarantine WHERE source_file = ?", [source]).fetchone()[0]
+    if not rows and not old:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [{"source_file": source, "line": 0, **r, "quarantined_at": now} for r in rows]
+    tx.con.register("_quarantined", pa.Table.from_pylist(
+        rows, schema=schema.table("quarantine").arrow_schema()))
+    tx.replace_partition(
+        "quarantine", WHOLE,
+        f"SELECT * FROM quarantine WHERE source_file <> '{source}' "
+        "UNION ALL BY NAME SELECT * FROM _quarantined "
+        "QUALIFY row_number() OVER (PARTITION BY source_file, line, doc_id, reason "
+        "ORDER BY raw NULLS LAST) = 1",
+    )
+    tx.con.unregister("_quarantined")
+
+
+def failed_extraction_days(con: Any) -> set[date]:
+    """Days with documents whose extraction failed (quarantined): the next run of such a day,
+    or `litkg retry-failed`, extracts them again."""
+    n = len(EXTRACTION_FAILURE_SOURCE)
+    return {r[0] for r in con.execute(
+        f"SELECT DISTINCT TRY_CAST(substr(source_file, {n + 1}) AS DATE) FROM quarantine "
+        f"WHERE starts_with(source_file, '{EXTRACTION_FAILURE_SOURCE}')").fetchall()
+        if r[0] is not None}
 
 
 # -- the whole run -----------------------------------------------------------------------------
@@ -318,6 +360,7 @@ def prepare(
                 tx.commit()
         done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
         pending = pending_days(tx, days[0], days[-1]) if done else set()
+        pending |= failed_extraction_days(tx.con) if done else set()
         stored_days = {
             r[0] for r in tx.sql(
                 "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",

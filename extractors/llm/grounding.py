@@ -3,7 +3,13 @@
 Texts are searched exactly (case- and whitespace-insensitive, on word boundaries), then fuzzily
 (rapidfuzz `ratio` >= a threshold against runs of whole words). The evidence is
 the sentence (or run of sentences) holding subject and object. Sentences that read like
-instructions to a model ("ignore previous instructions...") never count as evidence.
+instructions to a model ("ignore previous instructions...") never count as evidence. A claim
+negated ("X does not outperform Y") or hedged ("X may improve Y") in its evidence is flagged
+(`Grounder.polarity`): the first is dropped, the second down-weighted.
+
+The injection filter aims at imperatives addressed to a model, not at findings that share its
+words ("networks forget prior tasks", "we add 2 million triples", "our system prompt design
+improves..."): its false-positive rate on real abstracts is measured by bench/injection_filter.py.
 """
 
 from __future__ import annotations
@@ -18,14 +24,38 @@ Span = tuple[int, int]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])([\"')\]]*)\s+(?=[\"'(\[]*[A-Z0-9])")
 _INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|"
-    r"above|previous|prior)\b"
-    r"|\b(?:system|developer)\s+(?:prompt|message)\b"
-    r"|\byou\s+(?:are\s+now|must\s+now|should\s+now)\b"
-    r"|\b(?:new|updated)\s+instructions?\s*:"
-    r"|\b(?:output|return|respond\s+with|print|emit|add)\b.{0,30}\b(?:triples?|json)\b",
-    re.IGNORECASE | re.DOTALL,
+    # "ignore/disregard/forget (all) (the/your) previous instructions", "ignore the above"
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?"
+    r"(?:the\s+|your\s+|these\s+|those\s+|my\s+)?(?:(?:previous|prior|above|earlier|"
+    r"preceding|system|original)\s+)?(?:instructions?|prompts?|rules|directions|guidelines|"
+    r"context)\b"
+    r"|\b(?:ignore|disregard)\s+(?:all\s+|everything\s+)?(?:the\s+)?(?:above|previous)"
+    r"(?:\s+(?:text|message|content|lines|paragraphs?))?(?=\s*(?:[.,;:!]|and\b|$))"
+    # addressing the model: "you are now", "as an AI", "new instructions:", "system prompt:"
+    r"|\byou\s+are\s+now\s+(?:a|an|my|the|in|acting|playing|free|no\s+longer)\b"
+    r"|\byou\s+(?:must|should|will)\s+now\b"
+    r"|\bas\s+an\s+(?:ai|llm|language\s+model|assistant)\b"
+    r"|\b(?:new|updated|additional)\s+instructions?\s*:"
+    r"|\b(?:system|developer)\s+(?:prompt|message)\s*:"
+    r"|(?:^|[.:;!]\s*|\bplease\s+)(?:now\s+)?(?:output|return|respond\s+with|print|emit|"
+    r"add|include|insert|extract)\s+(?:the\s+|this\s+|a\s+|an\s+|only\s+)?(?:following\s+)?"
+    r"(?:triples?|json|relations?|facts?)\b",
+    re.IGNORECASE,
 )
+# negation cues between (or just before) the arguments; "not only" is not a negation
+_NEGATION = re.compile(
+    r"\b(?:not(?!\s+only\b)|no(?!\s+longer\b)|never|neither|nor|cannot|can't|"
+    r"\w+n't|fail(?:s|ed)?\s+to|unable\s+to|did\s+not|does\s+not|no\s+evidence)\b",
+    re.IGNORECASE,
+)
+_HEDGE = re.compile(
+    r"\b(?:may|might|could|possibly|potentially|perhaps|likely|unlikely|unclear|whether|"
+    r"suggests?|suggested|hypothes[iz]es?|hypothesi[sz]ed|conjecture[sd]?|speculate[sd]?|"
+    r"appears?\s+to|seems?\s+to|is\s+expected\s+to|remains?\s+(?:to\s+be\s+seen|open))\b",
+    re.IGNORECASE,
+)
+_WINDOW_BEFORE_WORDS = 6
+_WINDOW_AFTER_WORDS = 4
 _MIN_FUZZY_LEN = 4
 _DETERMINER = re.compile(r"^(?:the|a|an|our|their|its|this|these)\s+", re.IGNORECASE)
 
@@ -146,6 +176,14 @@ def find_spans(
     return [best[1]] if best else []
 
 
+@dataclass(frozen=True)
+class Polarity:
+    """A claim that its evidence negates or hedges, and the cue that says so."""
+
+    kind: str  # negated | hedged
+    cue: str
+
+
 @dataclass
 class Grounded:
     """A triple located in the abstract."""
@@ -230,3 +268,28 @@ class Grounder:
                                        abs(sp[0] - s_span[0])))
             grounded_ctx.append((qualifier, spans[0]))
         return Grounded(s_span, o_span, evidence, grounded_ctx)
+
+    def polarity(self, subject: Span, obj: Span) -> Polarity | None:
+        """Whether the claim between these spans is negated or hedged in its sentence.
+
+        Looked at: the words between the arguments, up to a few words before the first one
+        in its sentence ("we find no evidence that X ...") and, for hedges, a few after the
+        second ("... remains unclear"). The arguments' own words never count.
+        """
+        first, second = sorted((subject, obj))
+        s_first = self.sentences[self.sentence_of(first[0])]
+        s_second = self.sentences[self.sentence_of(second[0])]
+        between = self.text[first[1]:second[0]]
+        # only the clause the first argument is in ("Although Z does not converge, X ...")
+        lead = re.split(r"[,;:()]", self.text[s_first[0]:first[0]])[-1]
+        before = lead.split()[-_WINDOW_BEFORE_WORDS:]
+        tail = re.split(r"[,;:()]", self.text[second[1]:s_second[1]])[0]
+        after = tail.split()[:_WINDOW_AFTER_WORDS]
+        window = " ".join([*before, "|", between, "|"])
+        m = _NEGATION.search(window)
+        if m:
+            return Polarity("negated", m.group(0))
+        m = _HEDGE.search(window + " " + " ".join(after))
+        if m:
+            return Polarity("hedged", m.group(0))
+        return None

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpcore
-from litkg.extractors.llm_config import LLMConfig
+from litkg.extractors.base import ExtractorConfigError, ExtractorUnavailable
+from litkg.extractors.llm.config import LLMConfig
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Connections per pool. httpcore's pool does O(connections) work per request, which caps one
@@ -44,12 +46,42 @@ class Completion:
 
 
 class LLMRequestError(RuntimeError):
-    """A request that failed for good (non-retryable status, or retries exhausted)."""
+    """A request that failed for good for this document (e.g. its prompt exceeds the context
+    length, or it keeps failing while the server answers others): the document is quarantined."""
 
     def __init__(self, message: str, attempts: int = 1, body: str | None = None):
         super().__init__(message)
         self.attempts = attempts
         self.body = body
+
+
+class LLMConfigError(ExtractorConfigError):
+    """The run cannot work as configured (wrong key, model or URL; prompt beyond the context
+    length): stop the run with this one-line message, quarantine nothing."""
+
+
+class LLMUnavailable(ExtractorUnavailable):
+    """The server is down (every replica unreachable or unhealthy, or too many transport
+    failures in a row). A ConnectionError, so callers and Prefect treat it as transient: the
+    chunk is retried and its day is not committed without its documents."""
+
+
+#: Statuses that mean the configuration is wrong, whatever the document.
+FATAL_STATUS = {401: "the API key was refused", 403: "the API key is not allowed",
+                404: "the model or URL is not served"}
+_CONTEXT_LENGTH = re.compile(
+    r"context length|maximum context|context window|too many tokens|prompt is too long|"
+    r"exceeds? the (?:maximum|max)|max_model_len|n_ctx", re.IGNORECASE)
+
+
+def is_context_length_error(body: str | None) -> bool:
+    """Whether an HTTP 400 body says the prompt (plus max_tokens) does not fit the model."""
+    return bool(body) and _CONTEXT_LENGTH.search(body or "") is not None
+
+
+def server_root(url: str) -> str:
+    """`http://h:p/v1` -> `http://h:p` (vLLM's /health lives at the root)."""
+    return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
 class _Retryable(Exception):
@@ -120,6 +152,8 @@ class ChatClient:
         timeout = config.timeout_s
         self._timeouts = {"connect": config.connect_timeout_s, "read": timeout,
                           "write": timeout, "pool": timeout}
+        #: transport failures in a row, over all requests (reset by any answer)
+        self.consecutive_failures = 0
 
     async def __aenter__(self) -> ChatClient:
         self._lanes = [
@@ -154,14 +188,12 @@ class ChatClient:
     ) -> dict[str, Any]:
         """The JSON body of a chat-completions request for `n` samples."""
         cfg = self.config
-        body: dict[str, Any] = {
-            "model": cfg.model,
-            "messages": messages,
-            "n": n,
-            "temperature": cfg.temperature,
-            "top_p": cfg.top_p,
-            "max_tokens": cfg.max_tokens,
-        }
+        fields = cfg.generation_fields()
+        if not fields["stop"]:
+            del fields["stop"]
+        body: dict[str, Any] = {"model": cfg.model, "messages": messages, "n": n, **fields}
+        # llama.cpp's server names it repeat_penalty; vLLM ignores the field it does not know
+        body["repeat_penalty"] = cfg.repetition_penalty
         if response_format is not None:
             body["response_format"] = response_format
         if seed is not None:
@@ -191,11 +223,14 @@ class ChatClient:
                     completion = await self._post(replica, body)
                     completion.attempts = attempt
                     completion.latency_s = time.perf_counter() - started
+                    self.consecutive_failures = 0
                     return completion
                 except _Retryable as exc:
                     replica.errors += 1
                     error, retry_after = str(exc), exc.retry_after
+                    self.consecutive_failures += 1
                 except LLMRequestError as exc:
+                    self.consecutive_failures = 0
                     replica.errors += 1
                     exc.attempts = attempt
                     raise
@@ -203,15 +238,39 @@ class ChatClient:
                     replica.in_flight -= 1
             if attempt > self.config.max_retries:
                 break
+            if self.consecutive_failures >= self.config.outage_after:
+                raise LLMUnavailable(
+                    f"LLM server down: {self.consecutive_failures} transport failures in a row "
+                    f"(last: {error})")
             avoid = replica.url if len(self.replicas) > 1 else None
             cfg = self.config
             delay = backoff_delay(attempt, cfg.backoff_base_s, cfg.backoff_max_s, retry_after,
                                   self._rng)
             await self._sleep(delay)
-        raise LLMRequestError(
+        if not await self.any_replica_alive():
+            raise LLMUnavailable(f"LLM server down: no replica answers /health ({error})")
+        raise LLMRequestError(  # the server answers others: this document's own failure
             f"gave up after {self.config.max_retries + 1} attempts: {error}",
             attempts=self.config.max_retries + 1,
         )
+
+    async def any_replica_alive(self) -> bool:
+        """Whether some replica answers /health (or /models where there is no /health)."""
+        for replica in self.replicas:
+            for url in (server_root(replica.url) + "/health", replica.url + "/models"):
+                try:
+                    async with asyncio.timeout(self.config.connect_timeout_s):
+                        response = await self._lanes[0].request(
+                            "GET", url, headers=self._headers,
+                            extensions={"timeout": self._timeouts})
+                except (TimeoutError, httpcore.TimeoutException, httpcore.NetworkError,
+                        httpcore.ProtocolError, OSError):
+                    break  # unreachable: the next replica
+                if response.status == 200:
+                    return True
+                if response.status != 404:
+                    break  # e.g. 503: the engine is unhealthy
+        return False
 
     async def _post(self, replica: Replica, body: dict[str, Any]) -> Completion:
         url = replica.url + "/chat/completions"
@@ -234,6 +293,12 @@ class ChatClient:
         if status in RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} ({url})", _retry_after(response.headers))
         text = response.content.decode("utf-8", errors="replace")
+        if status in FATAL_STATUS:
+            raise LLMConfigError(
+                f"LLM server {url}: HTTP {status}, {FATAL_STATUS[status]} "
+                f"(model {self.config.model!r}): {_error_message(text)}")
+        if status == 400 and is_context_length_error(text):
+            raise LLMRequestError(f"prompt exceeds the context length ({url})", body=text[:2000])
         if status != 200:
             raise LLMRequestError(f"HTTP {status} ({url})", body=text[:2000])
         return _parse_completion(text, url)
@@ -255,3 +320,14 @@ def _parse_completion(text: str, url: str) -> Completion:
         completion_tokens=int(usage.get("completion_tokens") or 0),
         url=url,
     )
+
+
+def _error_message(text: str) -> str:
+    """The message of an OpenAI-style error body, on one line."""
+    try:
+        payload = json.loads(text)
+        error = payload.get("error", payload) if isinstance(payload, dict) else payload
+        message = error.get("message", error) if isinstance(error, dict) else error
+    except ValueError:
+        message = text
+    return " ".join(str(message).split())[:300]

@@ -15,10 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 from litkg.extractors.base import ExtractionResult
-from litkg.extractors.llm import DocumentJob, LLMExtractor
-from litkg.extractors.llm_client import Completion
-from litkg.extractors.llm_config import LLMConfig
-from litkg.extractors.llm_prompt import response_schema
+from litkg.extractors.llm.client import Completion
+from litkg.extractors.llm.config import LLMConfig
+from litkg.extractors.llm.extractor import LLMExtractor
+from litkg.extractors.llm.prompt import response_schema
+from litkg.extractors.llm.scoring import DocumentJob
 
 #: (messages, n, seed) of one document's next round.
 GenerationRequest = tuple[list[dict[str, str]], int, int | None]
@@ -40,11 +41,7 @@ def import_vllm() -> Any:
 def structured_params_factory(config: LLMConfig, schema: dict[str, Any]) -> ParamsFactory:
     """A function (n, seed) -> vllm.SamplingParams with JSON-schema structured output."""
     vllm = import_vllm()
-    common = {
-        "temperature": config.temperature,
-        "top_p": config.top_p,
-        "max_tokens": config.max_tokens,
-    }
+    common = config.generation_fields()  # every field explicit, as over HTTP
     try:  # vLLM >= 0.10.2
         from vllm.sampling_params import StructuredOutputsParams
 
@@ -127,7 +124,7 @@ class VLLMBatchExtractor(LLMExtractor):
             if llm is None:
                 llm = import_vllm().LLM(model=self.config.model, **self._engine_kwargs)
             make = self._make_params or structured_params_factory(
-                self.config, response_schema(self.vocab)
+                self.config, response_schema(self.vocab, self.config.max_triples)
             )
             self._sampler = VLLMSampler(llm, make)
         return self._sampler
@@ -135,7 +132,10 @@ class VLLMBatchExtractor(LLMExtractor):
     def extract(self, documents: pa.Table) -> ExtractionResult:
         jobs, todo = self.plan(documents)
         if todo:
-            self.sample_rounds(todo)
+            try:
+                self.sample_rounds(todo)
+            finally:
+                self.persist(todo)
         return self.assemble(jobs, todo)
 
     def sample_rounds(self, jobs: list[DocumentJob]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from litkg.schema import Vocabulary
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
 
 OPEN_TAG = "<abstract>"
 CLOSE_TAG = "</abstract>"
@@ -72,7 +72,12 @@ def build_messages(
     ]
 
 
-def _response_schema(vocab: Vocabulary) -> str:
+# No maxLength on texts: llama.cpp expands {0,n} repetitions into n nested grammar rules, which
+# made sampling several times slower; maxItems bounds the answer and `stop` the whitespace.
+DEFAULT_MAX_TRIPLES = 30
+
+
+def _response_schema(vocab: Vocabulary, max_triples: int = DEFAULT_MAX_TRIPLES) -> str:
     entity_types = sorted(vocab.entity_types)
     context_item = {
         "type": "object",
@@ -91,46 +96,52 @@ def _response_schema(vocab: Vocabulary) -> str:
             "relation": {"type": "string", "enum": list(vocab.relations)},
             "object": {"type": "string"},
             "object_type": {"type": "string", "enum": entity_types},
-            "context": {"type": "array", "items": context_item},
+            "context": {"type": "array", "items": context_item, "maxItems": 4},
         },
         "required": ["subject", "subject_type", "relation", "object", "object_type", "context"],
         "additionalProperties": False,
     }
     schema = {
         "type": "object",
-        "properties": {"triples": {"type": "array", "items": triple}},
+        # maxItems bounds a grammar-constrained answer (no endless list of triples)
+        "properties": {"triples": {"type": "array", "items": triple, "maxItems": max_triples}},
         "required": ["triples"],
         "additionalProperties": False,
     }
     return json.dumps(schema)  # key order kept: guided decoding generates in this order
 
 
-def response_schema(vocab: Vocabulary) -> dict[str, Any]:
+def response_schema(
+    vocab: Vocabulary, max_triples: int = DEFAULT_MAX_TRIPLES
+) -> dict[str, Any]:
     """JSON schema of an answer: relation, entity type and qualifier enums from the vocabulary."""
-    return json.loads(_response_schema(vocab))
+    return json.loads(_response_schema(vocab, max_triples))
 
 
-def response_format(vocab: Vocabulary, style: str = "json_schema") -> dict[str, Any]:
+def response_format(
+    vocab: Vocabulary, style: str = "json_schema", max_triples: int = DEFAULT_MAX_TRIPLES
+) -> dict[str, Any]:
     """The `response_format` of a request: strict structured output (vLLM guided decoding).
 
     `json_object` is the older dialect `{"type": "json_object", "schema": ...}` that
     llama-cpp-python's server understands instead.
     """
     if style == "json_object":
-        return {"type": "json_object", "schema": response_schema(vocab)}
+        return {"type": "json_object", "schema": response_schema(vocab, max_triples)}
     return {
         "type": "json_schema",
         "json_schema": {
             "name": f"litkg_triples_{vocab.name}",
-            "schema": response_schema(vocab),
+            "schema": response_schema(vocab, max_triples),
             "strict": True,
         },
     }
 
 
-def prompt_fingerprint(vocab: Vocabulary) -> str:
+def prompt_fingerprint(vocab: Vocabulary, max_triples: int = DEFAULT_MAX_TRIPLES) -> str:
     """sha256 of the exact instructions and schema (catches vocabulary edits in the cache key)."""
-    payload = PROMPT_VERSION + "\0" + system_prompt(vocab) + "\0" + _response_schema(vocab)
+    payload = (PROMPT_VERSION + "\0" + system_prompt(vocab) + "\0"
+               + _response_schema(vocab, max_triples))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -37,14 +37,31 @@ class LLMConfig(BaseModel):
     #: "schema": ...}, the dialect of llama-cpp-python's server (which rejects json_schema).
     structured_output: Literal["json_schema", "json_object"] = "json_schema"
     # sampling (MedKGent: 50 samples at T=0.7, share capped at 0.95, kept if > 0.6)
-    k0: int = Field(10, ge=1)
-    k_step: int = Field(10, ge=1)
-    k_max: int = Field(50, ge=1)
+    # ≤ 10 samples per abstract (8.4 on average in the simulation; MedKGent draws 50): see
+    # docs/llm_extractor.md for its agreement with an independent 50-sample run.
+    k0: int = Field(4, ge=1)
+    k_step: int = Field(2, ge=1)
+    k_max: int = Field(10, ge=1)
+    # Every sampling field is sent explicitly: vLLM fills fields a request leaves out from the
+    # model's generation_config (e.g. top_k=20, repetition_penalty=1.05), so unsent fields would
+    # make agreement shares depend on the server's defaults.
     temperature: float = Field(0.7, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(-1, ge=-1)  # -1: off (vLLM); llama.cpp reads <= 0 as off too
+    min_p: float = Field(0.0, ge=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0)
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     max_tokens: int = Field(1024, ge=16)
+    #: whitespace guard: a grammar-constrained model may pad with newlines until max_tokens
+    stop: list[str] = Field(default_factory=lambda: ["\n\n\n"])
+    #: schema maxItems: an answer lists at most this many triples
+    max_triples: int = Field(30, ge=1)
+    #: None: unseeded; else round r's seed is seed + index of its first sample in the stream
     seed: int | None = None
     threshold: float = Field(0.6, ge=0.0, lt=1.0)
+    #: hedged claims ("may improve") keep this share of their confidence (0: dropped)
+    hedge_weight: float = Field(0.5, ge=0.0, le=1.0)
     cap: float = Field(0.95, gt=0.0, le=1.0)
     z: float = Field(1.0, ge=0.0)
     min_valid_fraction: float = Field(0.5, ge=0.0, le=1.0)
@@ -56,6 +73,10 @@ class LLMConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0.0)
     connect_timeout_s: float = Field(10.0, gt=0.0)
     max_retries: int = Field(4, ge=0, le=20)
+    #: consecutive transport failures (all requests together) that mean the server is down
+    outage_after: int = Field(8, ge=1)
+    #: check /v1/models and /health before the first request
+    preflight: bool = True
     backoff_base_s: float = Field(0.5, ge=0.0)
     backoff_max_s: float = Field(20.0, ge=0.0)
     # cache
@@ -88,20 +109,41 @@ class LLMConfig(BaseModel):
             return Path(self.cache_dir)
         return Path(os.environ.get("LITKG_HOME", "data/store")) / "cache" / "llm"
 
-    def sampling_key(self) -> dict[str, Any]:
-        """The settings that change which samples are drawn (part of the cache key)."""
+    def generation_key(self) -> dict[str, Any]:
+        """What the server samples with: part of the raw-sample cache key. The confidence policy
+        (k0, k_step, k_max, threshold, cap, z) is not: it is applied to cached samples."""
+        return {
+            **self.generation_fields(),
+            "seed": self.seed,
+            "structured_output": self.structured_output,
+            "max_triples": self.max_triples,
+        }
+
+    def generation_fields(self) -> dict[str, Any]:
+        """The sampling fields of every request, all explicit."""
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "min_p": self.min_p,
+            "repetition_penalty": self.repetition_penalty,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+        }
+
+    def policy_key(self) -> dict[str, Any]:
+        """How samples become decisions (part of the extraction cache key, not the sample one)."""
         return {
             "k0": self.k0,
             "k_step": self.k_step,
             "k_max": self.k_max,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
             "threshold": self.threshold,
+            "cap": self.cap,
             "z": self.z,
             "min_valid_fraction": self.min_valid_fraction,
-            "structured_output": self.structured_output,
+            "hedge_weight": self.hedge_weight,
         }
 
     @classmethod
