@@ -381,8 +381,10 @@ def _cell(value: object) -> str:
 @app.command()
 def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What the store holds: tables, latest snapshot, quarantine."""
+    from litkg.graph import open as open_graph  # the Python API's read path
+
     try:
-        con = _store(home).connect()
+        con = open_graph(home).connection()
     except StoreError as exc:
         _fail(str(exc))
     counts = {}
@@ -530,9 +532,10 @@ def check_gold_cmd(
 ) -> None:
     """How much of a gold file's planted behaviour the store recovers."""
     from litkg.goldcheck import check_gold
+    from litkg.graph import open as open_graph  # the Python API's read path
 
     try:
-        con = _store(home).connect()
+        con = open_graph(home).connection()
     except StoreError as exc:
         _fail(str(exc))
     report = check_gold(con, gold, end=end)

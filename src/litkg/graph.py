@@ -50,6 +50,11 @@ class Graph:
     def home(self) -> Path:
         return self.store.home
 
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The read-only DuckDB connection behind this graph (DB-API use, e.g. `litkg stats`);
+        reopened when a commit has replaced the catalog since the last call."""
+        return self._connection()
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         """The catalog, reopened when a commit has replaced it since the last call."""
         path = self.store.catalog_path

@@ -3,20 +3,20 @@
 -- no longer computed is superseded by this commit (kept, with superseded_commit/at); a computed
 -- version not yet stored is recorded by it. Unchanged versions keep when they were recorded.
 -- Parameters: $commit_no, $now.
-WITH new AS (
+WITH keyed AS (
     SELECT *, md5(to_json(struct_pack(edge_id, version, valid_from, valid_to, confidence,
                                       support, evidence_count, last_evidence_doc,
                                       last_evidence_day, status, contested_by, subject_id,
                                       subject, relation, object_id, object, context_id,
                                       context))::VARCHAR) AS vkey
-    FROM _edge_versions
+    FROM (SELECT *, true AS computed FROM _edge_versions
+          UNION ALL BY NAME
+          SELECT *, false AS computed FROM edges_history)
+), new AS (
+    SELECT * EXCLUDE (computed, recorded_commit, recorded_at, superseded_commit, superseded_at)
+    FROM keyed WHERE computed
 ), old AS (
-    SELECT *, md5(to_json(struct_pack(edge_id, version, valid_from, valid_to, confidence,
-                                      support, evidence_count, last_evidence_doc,
-                                      last_evidence_day, status, contested_by, subject_id,
-                                      subject, relation, object_id, object, context_id,
-                                      context))::VARCHAR) AS vkey
-    FROM edges_history
+    SELECT * EXCLUDE (computed) FROM keyed WHERE NOT computed
 ), current AS (
     SELECT * FROM old WHERE superseded_commit IS NULL
 )
