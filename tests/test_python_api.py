@@ -167,3 +167,19 @@ def test_an_open_graph_sees_the_next_commit(tmp_path, spacy_extractor):
 def test_opening_a_missing_store_says_how_to_build_one(tmp_path):
     with pytest.raises(StoreError, match="run `litkg backfill` or `litkg run` first"):
         litkg.open(tmp_path / "nothing")
+
+
+def test_litkg_context_is_the_api_call_on_the_command_line(kg, demo_home):
+    import json
+    import subprocess
+    import sys
+
+    litkg_cli = Path(sys.executable).with_name("litkg")
+    out = subprocess.run(
+        [str(litkg_cli), "context", "ConvNeXt", "--as-of", "2024-03-31", "--json",
+         "--home", str(demo_home)], capture_output=True, text=True, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["edge_id"] for r in rows] == kg.context("ConvNeXt", "2024-03-31")["edge_id"].to_list()
+    missing = subprocess.run([str(litkg_cli), "context", "zzzqqq", "--home", str(demo_home)],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no entity named 'zzzqqq'" in missing.stderr

@@ -370,6 +370,38 @@ def query(
             err.print(f"({table.num_rows} rows, {limit} shown; use --format csv for all)")
 
 
+@app.command()
+def context(
+    text: Annotated[str, typer.Argument(help="An entity: name, alias, acronym (fuzzy).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Day (default: latest).")] = None,
+    hops: Annotated[int, typer.Option(help="Claims within this many edges.")] = 1,
+    limit: Annotated[int, typer.Option(help="Max claims.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """What the graph says around an entity on a day, with evidence sentences and their
+    documents (retrieval for a RAG prompt): the same as the Python API's `kg.context`."""
+    from litkg.graph import open as open_graph
+
+    try:
+        rows = open_graph(home).context(text, as_of=as_of, hops=hops, limit=limit)
+    except StoreError as exc:
+        _fail(str(exc))
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+    for claim in rows.iter_rows(named=True):
+        if as_json:
+            print(json.dumps(claim, default=str))
+            continue
+        ctx = f" [{claim['context']}]" if claim["context"] else ""
+        vs = f" (contested by: {claim['beaten_by']})" if claim["beaten_by"] else ""
+        print(f"- {claim['subject']} {claim['relation']} {claim['object']}{ctx}: "
+              f"confidence {claim['confidence']:.2f}, support {claim['support']}, "
+              f"{claim['status']}{vs}")
+        for ev in claim["evidence"]:
+            print(f"    \"{ev['sentence']}\" [{ev['doc_id']}, {ev['day']}]")
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""

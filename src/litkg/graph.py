@@ -276,7 +276,7 @@ class Graph:
                             ORDER BY l.day DESC, l.doc_id)[1:3] AS evidence
                 FROM links l JOIN picked USING (edge_id)
                 JOIN assertions a USING (assertion_id)
-                WHERE l.day <= $d AND (l.retracted_on IS NULL OR l.retracted_on > $d)
+                WHERE l.live_from <= $d AND (l.retracted_on IS NULL OR l.retracted_on > $d)
                 GROUP BY l.edge_id
             ),
             beats AS (
