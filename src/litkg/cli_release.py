@@ -18,7 +18,7 @@ from litkg import __version__
 #: extractor name -> (module, how its version reads); a version says which outputs to recompute.
 _EXTRACTOR_VERSIONS = {
     "spacy": ("litkg.extractors.spacy_rules", lambda m: f"{m.VERSION} ({m.MODEL_PACKAGE})"),
-    "llm": ("litkg.extractors.llm",
+    "llm": ("litkg.extractors.llm.extractor",
             lambda m: f"{m.CODE_VERSION}+prompt.{m.PROMPT_VERSION} (+ the served model's name)"),
 }
 _LIBRARIES = ("duckdb", "polars", "pyarrow", "prefect", "spacy")
