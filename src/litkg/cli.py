@@ -35,7 +35,9 @@ SourceOpt = Annotated[
     typer.Option("--source", "-s", help="Files, globs or directories of input documents."),
 ]
 ExtractorOpt = Annotated[
-    str, typer.Option("--extractor", "-x", help="Extractor: spacy (default) or llm.")
+    str,
+    typer.Option("--extractor", "-x",
+                 help="Extractor: spacy (default), llm, student or student+rules."),
 ]
 VocabOpt = Annotated[
     str, typer.Option("--vocabulary", help="Vocabulary: ml, biomed or a YAML path.")
@@ -94,12 +96,17 @@ def _parse_day(value: str, name: str) -> date:
         raise  # unreachable
 
 
-def _extractor(name: str, vocabulary: str, home: Path | None = None):  # noqa: ANN202
+def _extractor(name: str, vocabulary: str, home: Path | None = None,  # noqa: ANN202
+               model: Path | None = None):
     from litkg.extractors import make_extractor
 
-    options = {}
+    options: dict = {}
     if name == "llm":  # the LLM response cache lives in the store it serves
         options["cache_dir"] = _store(home).cache_dir / "llm"
+    if model is not None:
+        if not name.startswith("student"):
+            _fail("--model applies to the student extractors only")
+        options["model"] = model
     try:
         return make_extractor(name, vocabulary=vocabulary, **options)
     except Exception as exc:  # noqa: BLE001 - a clear one-line message for any set-up error
@@ -533,6 +540,11 @@ def eval_cmd(
                      "beside it, <stem>_<dataset>_reliability.png)."),
     ] = None,
     limit: LimitOpt = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Student model directory (default: "
+                     "$LITKG_MODELS/student-<vocabulary>, $LITKG_MODELS = data/models)."),
+    ] = None,
 ) -> None:
     """Score an extractor against SciERC or BioRED: relations, mentions, entity resolution,
     calibration, and edges by support after running the real pipeline."""
@@ -542,7 +554,7 @@ def eval_cmd(
     if not path.exists():
         _fail(f"no such file: {path}")
     vocab = vocabulary or DEFAULT_VOCABULARY[dataset.value]
-    ex = _extractor(extractor, vocab)
+    ex = _extractor(extractor, vocab, model=model)
     with err.status(f"evaluating {extractor} on {path.name}", spinner="dots"):
         try:
             result = evaluate(dataset.value, path, extractor=ex, vocabulary=vocab, limit=limit)
@@ -597,6 +609,11 @@ def convert(
     days = sorted({d.published for d in corpus.documents})
     span = f"{days[0]} … {days[-1]}, {len(days)} day(s)" if days else "no documents"
     console.print(f"wrote {n} document(s) to {output} ({span}; {corpus.dating})")
+
+
+from litkg.train_cli import train_app  # noqa: E402 - the `train` command group
+
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover
