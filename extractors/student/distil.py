@@ -2,7 +2,9 @@
 
 Spans come from the assertions' offsets, types from their subject/object types, relations are
 the stored relation names (inverses turned into their primaries) and the teacher's confidence
-is the sample weight. Documents are whatever the teacher read: a document without assertions
+is the sample weight. Context arguments ("on ImageNet") are entity mentions too, typed by their
+qualifier (Dataset, Metric...): they teach the NER and give the relation classifier pairs the
+teacher did not relate. Documents are whatever the teacher read: a document without assertions
 above the threshold is not used (its pairs would all look unrelated).
 """
 
@@ -50,6 +52,11 @@ def from_store(home: str | Path, vocab: schema.Vocabulary, *, min_confidence: fl
             keys.append(key)
         if len(keys) < 2:
             continue
+        for c in r["context"] or []:
+            s, e = c.get("start"), c.get("end")
+            if s is not None and e is not None and 0 <= s < e <= len(doc.text):
+                key = f"{s}:{e}" if level == "sentence" else doc.text[s:e].lower()
+                ms.setdefault((s, e), Mention(s, e, c["qualifier"].title(), (key,)))
         head, tail, label = keys[0], keys[1], r["relation"]
         if spec.inverse_of:
             head, tail, label = tail, head, spec.inverse_of

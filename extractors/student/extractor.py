@@ -35,7 +35,7 @@ class StudentExtractor:
     version = VERSION
 
     def __init__(self, vocabulary: str = "ml", model: str | Path | None = None,
-                 rules: bool = False, batch_size: int = 64) -> None:
+                 rules: bool = False, batch_size: int = 64, n_process: int = 1) -> None:
         self.vocab = schema.vocabulary(vocabulary)
         self.model_dir = Path(model) if model else default_model_dir(self.vocab.name)
         if not (self.model_dir / META).exists():
@@ -48,6 +48,7 @@ class StudentExtractor:
             raise ModelError(f"{self.model_dir} was trained for vocabulary {trained_for!r}, "
                              f"not {self.vocab.name!r}")
         self.batch_size = batch_size
+        self.n_process = n_process  # spaCy worker processes for the NER (2 on 2 cores)
         self.name = "student+rules" if rules else "student"
         self.rules = None
         if rules:
@@ -68,7 +69,7 @@ class StudentExtractor:
         hashes = documents.column("content_hash").to_pylist()
         texts = [t or "" for t in documents.column("abstract").to_pylist()]
         rows: list[dict[str, Any]] = []
-        preds = self.model.predict(texts, batch_size=self.batch_size)
+        preds = self.model.predict(texts, batch_size=self.batch_size, n_process=self.n_process)
         for doc_id, chash, text, (_doc, found) in zip(ids, hashes, texts, preds, strict=True):
             seen = set()
             for p in found:

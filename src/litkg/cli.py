@@ -545,6 +545,11 @@ def eval_cmd(
         typer.Option("--model", help="Student model directory (default: "
                      "$LITKG_MODELS/student-<vocabulary>, $LITKG_MODELS = data/models)."),
     ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", help="Append the headline figures as a row of a Markdown "
+                     "table in FILE (rules / student / combination side by side)."),
+    ] = None,
 ) -> None:
     """Score an extractor against SciERC or BioRED: relations, mentions, entity resolution,
     calibration, and edges by support after running the real pipeline."""
@@ -582,6 +587,9 @@ def eval_cmd(
         else:
             markdown_file.write_text(report.HEADER + section, encoding="utf-8")
         err.print(f"wrote {markdown_file}")
+    if summary is not None:
+        report.append_summary(summary, result)
+        err.print(f"appended to {summary}")
     if as_json:
         print(json.dumps(result, default=str, indent=1))
     else:
