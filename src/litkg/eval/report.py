@@ -143,6 +143,11 @@ relations are paired one to one. Entity resolution compares litkg's "same entity
 (canonical key + acronym rules) with the gold coreference clusters / concept ids: pairwise over
 all pairs of mentions, and B-cubed per mention.
 
+Extractors: `spacy` (rules), `student` (trained; its decision threshold and calibration were fitted
+on these same dev splits) and `student+rules`. Retrain the students with `make model` (or
+`litkg train scierc|biored TRAIN --dev DEV`, `litkg train store --home H` to distil the LLM; see
+docs/student.md), then `make quality`.
+
 """
 
 
