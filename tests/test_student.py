@@ -203,3 +203,15 @@ def test_train_store_distils_the_llm_teacher_over_http(tmp_path):
     (_, found), = model.predict(["QuxNet outperforms ZapNet on QuxSet."])
     assert [(p.head.text, p.label, p.tail.text) for p in found] == [
         ("QuxNet", "outperforms", "ZapNet")]
+
+
+def test_dataset_labels_become_the_vocabulary_relations_named_after_them():
+    from litkg.extractors.student.data import dataset_to_vocab
+
+    biored = dataset_to_vocab(schema.vocabulary("biomed"), "biored")
+    assert biored["Positive_Correlation"] == "positive_correlate"  # not cause / stimulate
+    assert biored["Negative_Correlation"] == "negative_correlate"  # not inhibit / treat
+    assert biored["Association"] == "associate" and biored["Bind"] == "interact"
+    scierc = dataset_to_vocab(schema.vocabulary("ml"), "scierc")
+    assert scierc["COMPARE"] == "compare"  # not outperforms, which also maps to COMPARE
+    assert scierc["USED-FOR"] == "used-for"

@@ -49,16 +49,26 @@ class TrainDoc:
 
 
 def dataset_to_vocab(vocab: schema.Vocabulary, dataset: str) -> dict[str, str]:
-    """Dataset label -> the vocabulary relation that stands for it: the one whose name is the
-    label itself (Positive_Correlation -> positive_correlate), else the first primary relation
-    mapped to it. Labels nothing maps to are dropped."""
+    """Dataset label -> the vocabulary relation that stands for it: of the primary relations
+    mapped to the label, the one whose name shares the longest prefix with it
+    (Positive_Correlation -> positive_correlate, not cause). Labels nothing maps to are
+    dropped."""
+
+    def squash(s: str) -> str:
+        return s.lower().replace("_", "").replace("-", "")
+
+    def common(a: str, b: str) -> int:
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
     out: dict[str, str] = {}
     for name, (label, swap) in label_map(vocab, dataset).items():
         if label is None or swap or vocab.relations[name].inverse_of:
             continue
-        squashed = name.replace("_", "").replace("-", "")
-        if label not in out or label.lower().replace("_", "").replace("-", "").startswith(
-                squashed):
+        if label not in out or (common(squash(name), squash(label))
+                                > common(squash(out[label]), squash(label))):
             out[label] = name
     return out
 

@@ -36,7 +36,7 @@ from litkg.extractors.student.model import (
 
 VERSION = "1.0"
 SEP = "\x1f"
-THRESHOLDS = tuple(round(0.2 + 0.05 * k, 2) for k in range(13))
+THRESHOLDS = tuple(round(0.05 + 0.05 * k, 2) for k in range(16))
 
 
 def _examples(nlp: Any, docs: Sequence[TrainDoc], by_sentence: bool = False) -> list[Any]:
