@@ -215,3 +215,11 @@ def test_dataset_labels_become_the_vocabulary_relations_named_after_them():
     scierc = dataset_to_vocab(schema.vocabulary("ml"), "scierc")
     assert scierc["COMPARE"] == "compare"  # not outperforms, which also maps to COMPARE
     assert scierc["USED-FOR"] == "used-for"
+
+
+def test_biored_relations_are_learnt_undirected():
+    corpus = load_corpus("biored", SHARED / "biored" / "Dev.PubTator", 5)
+    docs = from_corpus(corpus, schema.vocabulary("biomed"))
+    labels = {r.label for d in docs for r in d.relations}
+    assert "positive_correlate" in labels or "negative_correlate" in labels
+    assert all(r.symmetric for d in docs for r in d.relations)

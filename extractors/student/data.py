@@ -79,8 +79,10 @@ def from_corpus(corpus: GoldCorpus, vocab: schema.Vocabulary) -> list[TrainDoc]:
     for d in corpus.documents:
         mentions = [Mention(m.start, m.end, BIORED_TYPES.get(m.type, m.type), tuple(m.ids))
                     for m in d.mentions]
+        # undirected when the corpus says so (all of BioRED: its ids are stored in sorted
+        # order, not as head and tail) or the vocabulary does
         rels = [Relation(r.head, to_vocab[r.label], r.tail,
-                         vocab.relations[to_vocab[r.label]].symmetric)
+                         r.symmetric or vocab.relations[to_vocab[r.label]].symmetric)
                 for r in d.relations if r.label in to_vocab]
         docs.append(TrainDoc(d.doc_id, d.text, mentions, rels))
     return docs
