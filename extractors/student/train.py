@@ -188,7 +188,7 @@ def tune(model: StudentModel, dev: Sequence[TrainDoc], log: Callable[[str], None
     document_level = model.level == "document"
     scored = list(model.scored(d.text for d in dev))
     best = None
-    for t in THRESHOLDS:
+    for t in sorted(THRESHOLDS, reverse=True):  # a tie goes to the higher, more precise one
         preds = [model.decode(doc, c, p, threshold=t) for doc, c, p in scored]
         m = devscore.evaluate(dev, preds, document_level)
         total = (m["strict"]["f1"] or 0) + (m["relaxed"]["f1"] or 0)
