@@ -7,7 +7,14 @@ export LITKG_HOME ?= $(CURDIR)/data/store
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean
+.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean model
+
+# The student extractors are built here, not downloaded: trained from ../shared/data with fixed
+# seeds into data/models/ (ignored by git). One thread each: the machine is shared.
+SHARED ?= ../shared/data
+MODELS := data/models
+STUDENT_SRC := $(wildcard extractors/student/*.py)
+TRAIN_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 $(STAMP): pyproject.toml setup.py
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
@@ -17,9 +24,12 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
-# The same as `litkg demo` from an installed package (the sample corpus ships in the wheel).
+# The same as `litkg demo` from an installed package (the sample corpus ships in the wheel);
+# it extracts with the student + rules when `make model` has built the student.
+DEMO_EXTRACTOR = $(if $(wildcard $(MODELS)/student-ml/meta.json),student+rules,spacy)
 demo: install
-	$(BIN)/litkg demo
+	@test -f $(MODELS)/student-ml/meta.json || echo "note: no trained student in $(MODELS): the demo extracts with the spaCy rules (run 'make model' to build the student, a few minutes on 2 cores)"
+	$(BIN)/litkg demo --extractor $(DEMO_EXTRACTOR)
 
 lint: install
 	$(BIN)/ruff check src flows extractors schema tests bench setup.py
@@ -57,12 +67,28 @@ bench-llm: install $(LLAMA)/.gemma-stamp
 test-live: install $(LLAMA)/.stamp
 	LITKG_LLAMA_PYTHON=$(CURDIR)/$(LLAMA)/bin/python $(BIN)/python -m pytest -q -m live tests/test_llm_live.py
 
-quality: install
-	$(BIN)/litkg eval scierc ../shared/data/scierc/dev.json --markdown docs/quality.md
-	$(BIN)/litkg eval biored ../shared/data/biored/Dev.PubTator --markdown docs/quality.md --append
+$(MODELS)/student-ml/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/scierc/train.json $(SHARED)/scierc/dev.json
+	$(TRAIN_ENV) $(BIN)/litkg train scierc $(SHARED)/scierc/train.json --dev $(SHARED)/scierc/dev.json --seed 13 --output $(MODELS)/student-ml
+
+$(MODELS)/student-biomed/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/biored/Train.PubTator $(SHARED)/biored/Dev.PubTator
+	$(TRAIN_ENV) $(BIN)/litkg train biored $(SHARED)/biored/Train.PubTator --dev $(SHARED)/biored/Dev.PubTator --seed 13 --epochs 15 --output $(MODELS)/student-biomed
+
+model: $(MODELS)/student-ml/meta.json $(MODELS)/student-biomed/meta.json
+
+# rules (spacy), the student and their combination on both dev splits; the side-by-side table
+# goes to docs/quality_summary.md
+quality: install model
+	rm -f docs/quality_summary.md
+	$(BIN)/litkg eval scierc $(SHARED)/scierc/dev.json --markdown docs/quality.md --summary docs/quality_summary.md
+	$(BIN)/litkg eval scierc $(SHARED)/scierc/dev.json --extractor student --markdown docs/quality.md --append --diagram docs/quality_scierc_student_reliability.png --summary docs/quality_summary.md
+	$(BIN)/litkg eval scierc $(SHARED)/scierc/dev.json --extractor student+rules --markdown docs/quality.md --append --diagram docs/quality_scierc_combined_reliability.png --summary docs/quality_summary.md
+	$(BIN)/litkg eval biored $(SHARED)/biored/Dev.PubTator --markdown docs/quality.md --append --summary docs/quality_summary.md
+	$(BIN)/litkg eval biored $(SHARED)/biored/Dev.PubTator --extractor student --markdown docs/quality.md --append --diagram docs/quality_biored_student_reliability.png --summary docs/quality_summary.md
+	$(BIN)/litkg eval biored $(SHARED)/biored/Dev.PubTator --extractor student+rules --markdown docs/quality.md --append --diagram docs/quality_biored_combined_reliability.png --summary docs/quality_summary.md
 
 bench: install
 	$(BIN)/python bench/construct.py
+	$(BIN)/python bench/student.py
 
 clean:
-	rm -rf $(VENV) data/store .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/store data/models .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ from typing import Any
 
 from litkg.extractors.base import Extractor
 
-EXTRACTORS = ("spacy", "llm")
+EXTRACTORS = ("spacy", "llm", "student", "student+rules")
 
 
 def make_extractor(name: str = "spacy", vocabulary: str = "ml", **options: Any) -> Extractor:
@@ -29,4 +29,8 @@ def make_extractor(name: str = "spacy", vocabulary: str = "ml", **options: Any) 
         from litkg.extractors.llm import LLMExtractor
 
         return LLMExtractor(vocabulary=vocabulary, **options)
+    if name in ("student", "student+rules"):
+        from litkg.extractors.student.extractor import StudentExtractor
+
+        return StudentExtractor(vocabulary=vocabulary, rules=name == "student+rules", **options)
     raise ValueError(f"unknown extractor {name!r} (choose from {', '.join(EXTRACTORS)})")

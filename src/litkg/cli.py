@@ -36,7 +36,9 @@ SourceOpt = Annotated[
     typer.Option("--source", "-s", help="Files, globs or directories of input documents."),
 ]
 ExtractorOpt = Annotated[
-    str, typer.Option("--extractor", "-x", help="Extractor: spacy (default) or llm.")
+    str,
+    typer.Option("--extractor", "-x",
+                 help="Extractor: spacy (default), llm, student or student+rules."),
 ]
 VocabOpt = Annotated[
     str, typer.Option("--vocabulary", help="Vocabulary: ml, biomed or a YAML path.")
@@ -98,12 +100,17 @@ def _parse_day(value: str, name: str) -> date:
         raise  # unreachable
 
 
-def _extractor(name: str, vocabulary: str, home: Path | None = None):  # noqa: ANN202
+def _extractor(name: str, vocabulary: str, home: Path | None = None,  # noqa: ANN202
+               model: Path | None = None):
     from litkg.extractors import make_extractor
 
-    options = {}
+    options: dict = {}
     if name == "llm":  # the LLM response cache lives in the store it serves
         options["cache_dir"] = _store(home).cache_dir / "llm"
+    if model is not None:
+        if not name.startswith("student"):
+            _fail("--model applies to the student extractors only")
+        options["model"] = model
     try:
         return make_extractor(name, vocabulary=vocabulary, **options)
     except Exception as exc:  # noqa: BLE001 - a clear one-line message for any set-up error
@@ -616,6 +623,16 @@ def eval_cmd(
                      "beside it, <stem>_<dataset>_reliability.png)."),
     ] = None,
     limit: LimitOpt = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Student model directory (default: "
+                     "$LITKG_MODELS/student-<vocabulary>, $LITKG_MODELS = data/models)."),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option("--summary", help="Append the headline figures as a row of a Markdown "
+                     "table in FILE (rules / student / combination side by side)."),
+    ] = None,
 ) -> None:
     """Score an extractor against SciERC or BioRED: relations, mentions, entity resolution,
     calibration, and edges by support after running the real pipeline."""
@@ -625,7 +642,7 @@ def eval_cmd(
     if not path.exists():
         _fail(f"no such file: {path}")
     vocab = vocabulary or DEFAULT_VOCABULARY[dataset.value]
-    ex = _extractor(extractor, vocab)
+    ex = _extractor(extractor, vocab, model=model)
     with err.status(f"evaluating {extractor} on {path.name}", spinner="dots"):
         try:
             result = evaluate(dataset.value, path, extractor=ex, vocabulary=vocab, limit=limit)
@@ -653,6 +670,9 @@ def eval_cmd(
         else:
             markdown_file.write_text(report.HEADER + section, encoding="utf-8")
         err.print(f"wrote {markdown_file}")
+    if summary is not None:
+        report.append_summary(summary, result)
+        err.print(f"appended to {summary}")
     if as_json:
         print(json.dumps(result, default=str, indent=1))
     else:
@@ -688,6 +708,10 @@ from litkg import cli_release  # noqa: E402
 app.callback()(cli_release.main_options)
 app.command()(cli_release.demo)
 app.command()(cli_release.deploy)
+
+from litkg.train_cli import train_app  # noqa: E402 - the `train` command group
+
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover

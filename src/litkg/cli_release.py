@@ -20,6 +20,10 @@ _EXTRACTOR_VERSIONS = {
     "spacy": ("litkg.extractors.spacy_rules", lambda m: f"{m.VERSION} ({m.MODEL_PACKAGE})"),
     "llm": ("litkg.extractors.llm.extractor",
             lambda m: f"{m.CODE_VERSION}+prompt.{m.PROMPT_VERSION} (+ the served model's name)"),
+    "student": ("litkg.extractors.student.train",
+                lambda m: f"{m.VERSION} (+ the trained model's digest; make model)"),
+    "student+rules": ("litkg.extractors.student.train",
+                      lambda m: f"{m.VERSION} + the spacy rules"),
 }
 _LIBRARIES = ("duckdb", "polars", "pyarrow", "prefect", "spacy")
 
@@ -76,6 +80,9 @@ def demo(
         Path | None,
         typer.Option("--home", help="Store directory (default: $LITKG_HOME or ./data/store)."),
     ] = None,
+    extractor: Annotated[
+        str, typer.Option("--extractor", "-x", help="Extractor (default: spacy rules).")
+    ] = "spacy",
 ) -> None:
     """Build a store from the bundled sample corpus (a March 2024 backfill, then the nightly
     run of 2024-04-01) and show what it knows: strongest claims, conflicts within contexts,
@@ -87,8 +94,8 @@ def demo(
     source = [str(sample.sample_dir())]
     cli.console.print(f"[bold]litkg demo[/]: sample corpus {source[0]}", soft_wrap=True)
     cli._process(home, days_between(sample.BACKFILL_START, sample.BACKFILL_END), source,
-                 "spacy", "ml", False, "markdown")
-    cli._process(home, [sample.NIGHTLY], source, "spacy", "ml", False, "markdown")
+                 extractor, "ml", False, "markdown")
+    cli._process(home, [sample.NIGHTLY], source, extractor, "ml", False, "markdown")
     for title, sql in sample.QUERIES:
         cli.console.print(f"\n[bold]== {title} ==[/]")
         cli.query(sql, fmt=cli.OutputFormat.table, output=None, home=home, limit=200)

@@ -143,6 +143,11 @@ relations are paired one to one. Entity resolution compares litkg's "same entity
 (canonical key + acronym rules) with the gold coreference clusters / concept ids: pairwise over
 all pairs of mentions, and B-cubed per mention.
 
+Extractors: `spacy` (rules), `student` (trained; its decision threshold and calibration were fitted
+on these same dev splits) and `student+rules`. Retrain the students with `make model` (or
+`litkg train scierc|biored TRAIN --dev DEV`, `litkg train store --home H` to distil the LLM; see
+docs/student.md), then `make quality`.
+
 """
 
 
@@ -176,3 +181,40 @@ def reliability_png(result: dict[str, Any], path: str | Path) -> bool:
     fig.savefig(path, format="png")
     plt.close(fig)
     return True
+
+
+SUMMARY_HEADER = (
+    "# litkg quality summary\n\n"
+    "Written by `make quality` (`litkg eval ... --summary`), one row per corpus and extractor: "
+    "`spacy` = rules, `student` = the trained student (data/models, `make model`), "
+    "`student+rules` = the student plus the rules' hits for relations it has no label for. "
+    "Dev splits; the student's decision threshold and calibration were fitted on the same dev "
+    "split. Relaxed typed matching for ECE and edge precision.\n\n"
+    "| corpus | extractor | strict P | strict R | strict F1 | relaxed P | relaxed R | relaxed F1 "
+    "| ECE | edge precision, support 1 | support >=2 | pipeline s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def summary_row(result: dict[str, Any]) -> str:
+    """One Markdown row: the headline figures of an evaluation."""
+    rel = result["relations"]
+    s, r = rel["strict"]["typed"]["micro"], rel["relaxed"]["typed"]["micro"]
+    support = {b["support"]: b for b in result["graph"]["by_support"]}
+    multi = [support[k] for k in ("2", ">=3") if k in support]
+    n, ok = sum(b["edges"] for b in multi), sum(b["correct"] for b in multi)
+    one = support.get("1", {})
+    cells = [f"{NAMES.get(result['dataset'], result['dataset'])} {result['split']}",
+             result["extractor"]["name"], _f(s["precision"]), _f(s["recall"]), _f(s["f1"]),
+             _f(r["precision"]), _f(r["recall"]), _f(r["f1"]),
+             _f(result["calibration"]["assertions"]["ece"]),
+             _f(one.get("precision")) + f" ({one.get('edges', 0)})",
+             _f(ok / n if n else None) + f" ({n})", str(result["run"]["pipeline_s"])]
+    return "| " + " | ".join(cells) + " |\n"
+
+
+def append_summary(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "" if path.exists() else SUMMARY_HEADER
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(head + summary_row(result))

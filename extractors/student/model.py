@@ -1,0 +1,211 @@
+"""The student at inference: a spaCy NER pipeline, a linear relation classifier, a calibrator.
+
+A model directory holds `meta.json` (level, labels, vocabulary, threshold, calibration, training
+data fingerprint, dev metrics), `ner/` (a spaCy pipeline: tokenizer, sentencizer, ner) and
+`relations.npz` + `features.json` (the classifier's weights and feature names). Inference needs
+spaCy and numpy/scipy only; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from litkg.extractors.student.features import (
+    NONE,
+    Candidate,
+    Occ,
+    document_candidates,
+    sentence_candidates,
+)
+from scipy import sparse
+
+FORMAT = 1
+META = "meta.json"
+
+
+class ModelError(RuntimeError):
+    """A model directory is missing, incomplete or of another format."""
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    head: Span
+    label: str
+    tail: Span
+    #: the classifier's probability of the label (before calibration)
+    probability: float
+    #: calibrated confidence
+    confidence: float
+    evidence: tuple[int, int]
+
+
+class LinearModel:
+    """Multinomial logistic regression over binary features, as plain arrays."""
+
+    def __init__(self, features: list[str], classes: list[str], coef: np.ndarray,
+                 intercept: np.ndarray) -> None:
+        self.features = features
+        self.index = {f: i for i, f in enumerate(features)}
+        self.classes = classes
+        self.coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # features x classes
+        self.intercept = intercept.astype(np.float32)
+
+    def matrix(self, rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        indptr, indices = [0], []
+        for feats in rows:
+            idx = {self.index[f] for f in feats if f in self.index}
+            indices.extend(sorted(idx))
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), len(self.features)))
+
+    def proba(self, rows: Sequence[Sequence[str]]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        z = self.matrix(rows) @ self.coef + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def save(self, folder: Path) -> None:
+        np.savez_compressed(folder / "relations.npz", coef=self.coef.T, intercept=self.intercept)
+        (folder / "features.json").write_text(
+            json.dumps({"classes": self.classes, "features": self.features}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LinearModel:
+        names = json.loads((folder / "features.json").read_text(encoding="utf-8"))
+        arrays = np.load(folder / "relations.npz")
+        return cls(names["features"], names["classes"], arrays["coef"], arrays["intercept"])
+
+
+def platt(p: float, a: float, b: float) -> float:
+    """Calibrated confidence from a probability: sigmoid(a * logit(p) + b)."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return 1 / (1 + math.exp(-(a * math.log(p / (1 - p)) + b)))
+
+
+def parse_class(name: str) -> tuple[str, bool]:
+    """`used-for>` -> (used-for, first is head); `used-for<` -> (used-for, second is head);
+    `conjunction=` -> (conjunction, first is head)."""
+    return name[:-1], name[-1] != "<"
+
+
+def occurrences(doc: Any, spans: Iterable[tuple[int, int, str, str]]
+                ) -> tuple[list[Occ], list[tuple[int, int]]]:
+    """Token-level mentions (char spans snapped outwards to tokens, each with its sentence)
+    and the token bounds of the doc's sentences."""
+    bounds = [(s.start, s.end) for s in doc.sents]
+    sent_of = np.zeros(len(doc), dtype=np.int32)
+    for k, (lo, hi) in enumerate(bounds):
+        sent_of[lo:hi] = k
+    occs = []
+    for start, end, etype, key in spans:
+        span = doc.char_span(start, end, alignment_mode="expand")
+        if span is None or len(span) == 0:
+            continue
+        occs.append(Occ(span.start, span.end, etype, int(sent_of[span.start]), key))
+    return occs, bounds
+
+
+def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: str,
+               group_of: dict[Occ, list[str]] | None = None) -> list[Candidate]:
+    """Relation candidates of a doc; at document level mentions are grouped by `group_of`
+    (gold identities) or, when predicted, by their lower-cased text."""
+    words = [t.lower_ for t in doc]
+    if level == "sentence":
+        return sentence_candidates(words, occs)
+    groups: dict[str, list[Occ]] = {}
+    for o in occs:
+        keys = group_of[o] if group_of is not None else [" ".join(words[o.start:o.end])]
+        for k in keys:
+            groups.setdefault(k, []).append(o)
+    return document_candidates(words, bounds, groups)
+
+
+class StudentModel:
+    """A trained student loaded from (or about to be written to) a model directory."""
+
+    def __init__(self, nlp: Any, relations: LinearModel, meta: dict[str, Any]) -> None:
+        self.nlp = nlp
+        self.relations = relations
+        self.meta = meta
+
+    @property
+    def level(self) -> str:
+        return self.meta["level"]
+
+    @classmethod
+    def load(cls, folder: str | Path) -> StudentModel:
+        import spacy
+
+        folder = Path(folder)
+        if not (folder / META).exists():
+            raise ModelError(f"no student model at {folder} (build one with `make model` or "
+                             f"`litkg train`)")
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{folder}: model format {meta.get('format')}, expected {FORMAT}; "
+                             f"retrain it")
+        return cls(spacy.load(folder / "ner"), LinearModel.load(folder), meta)
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.nlp.to_disk(folder / "ner")
+        self.relations.save(folder)
+        (folder / META).write_text(json.dumps(self.meta, indent=1, sort_keys=True),
+                                   encoding="utf-8")
+
+    def scored(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
+               ) -> Iterator[tuple[Any, list[Candidate], np.ndarray]]:
+        """Per text: the spaCy doc, its candidates and their class probabilities."""
+        for doc in self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
+            occs, bounds = occurrences(
+                doc, ((e.start_char, e.end_char, e.label_, "") for e in doc.ents))
+            cands = candidates(doc, occs, bounds, self.level)
+            yield doc, cands, self.relations.proba([c.features for c in cands])
+
+    def decode(self, doc: Any, cands: list[Candidate], probs: np.ndarray,
+               threshold: float | None = None) -> list[Prediction]:
+        """Candidates whose best relation class is likely enough, as predictions."""
+        threshold = self.meta["threshold"] if threshold is None else threshold
+        a_cal, b_cal = self.meta["calibration"]["a"], self.meta["calibration"]["b"]
+        none = self.relations.classes.index(NONE)
+        out = []
+        for c, p in zip(cands, probs, strict=True):
+            q = p.copy()
+            q[none] = -1
+            k = int(q.argmax())
+            if q[k] < threshold:
+                continue
+            label, first_is_head = parse_class(self.relations.classes[k])
+            a = doc[c.a.start:c.a.end]
+            b = doc[c.b.start:c.b.end]
+            sa = Span(a.start_char, a.end_char, a.text, c.a.type)
+            sb = Span(b.start_char, b.end_char, b.text, c.b.type)
+            head, tail = (sa, sb) if first_is_head else (sb, sa)
+            lo = min(a.sent.start_char, b.sent.start_char)
+            hi = max(a.sent.end_char, b.sent.end_char)
+            out.append(Prediction(head, label, tail, float(q[k]),
+                                  round(platt(float(q[k]), a_cal, b_cal), 6), (lo, hi)))
+        return out
+
+    def predict(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
+                ) -> Iterator[tuple[Any, list[Prediction]]]:
+        for doc, cands, probs in self.scored(texts, batch_size, n_process):
+            yield doc, self.decode(doc, cands, probs)
