@@ -84,6 +84,7 @@ class Oracle:
         self.contra = [(r["relation"], r["partner"], r["reversed"])
                        for r in vocab.contradiction_rules()]
         self._canon = self._canonical_keys()
+        self._defs: dict[Carrier, dict[str, tuple[int, str]]] = {}
         self.carriers = self._carriers()
         self.days = sorted(
             {d["published"] for d in inputs.documents}
@@ -104,9 +105,10 @@ class Oracle:
             surfaces |= {b["short"], b["long"]}
         con = duckdb.connect()
         load_macros(con)
-        out = {s: con.execute("SELECT litkg_canon(?)", [s]).fetchone()[0] for s in surfaces}
+        rows = con.execute("SELECT s, litkg_canon(s) FROM unnest(?::VARCHAR[]) t(s)",
+                           [sorted(surfaces)]).fetchall()
         con.close()
-        return out
+        return dict(rows)
 
     # -- documents: which version of each paper counts on each day ---------------------------
     def _carriers(self) -> list[Carrier]:
@@ -189,6 +191,11 @@ class Oracle:
     # -- entities ----------------------------------------------------------------------------
     def definitions(self, c: Carrier) -> dict[str, tuple[int, str]]:
         """short key -> (start, long key): the carrier's first definition of each short form."""
+        if c not in self._defs:
+            self._defs[c] = self._definitions(c)
+        return self._defs[c]
+
+    def _definitions(self, c: Carrier) -> dict[str, tuple[int, str]]:
         out: dict[str, tuple[int, str]] = {}
         for b in self.inp.abbreviations:
             if (b["doc_id"], b["content_hash"], b["day"]) != (c.doc_id, c.content_hash, c.since):
