@@ -142,10 +142,14 @@ def test_context_gathers_claims_around_an_entity_with_their_evidence(kg):
 
 def test_the_api_cannot_write_the_store(kg, demo_home):
     before = (demo_home / "manifest.json").read_bytes()
-    with pytest.raises(duckdb.Error, match="read-only"):
+    from litkg.sandbox import QueryRefused
+
+    with pytest.raises(QueryRefused, match="refused: CREATE statement"):
         kg.sql("CREATE TABLE notes AS SELECT 1 AS x")
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(QueryRefused, match="refused: DELETE statement"):
         kg.sql("DELETE FROM snapshots")
+    with pytest.raises(duckdb.Error, match="read-only"):  # the connection itself, too
+        kg.connection().execute("CREATE TABLE notes AS SELECT 1 AS x")
     assert (demo_home / "manifest.json").read_bytes() == before
 
 

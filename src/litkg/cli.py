@@ -346,21 +346,12 @@ def query(
             rel = graph.relation(sql)
         except ValueError as exc:
             _fail(str(exc))
-        if fmt == OutputFormat.parquet:
-            if output is None:
-                _fail("--format parquet needs --output FILE")
-            rel.write_parquet(str(output))
-            err.print(f"wrote {output}")
-            return
-        if fmt == OutputFormat.csv:
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "out.csv"
-                rel.write_csv(str(path), header=True)
-                sys.stdout.write(path.read_text(encoding="utf-8"))
-            return
+        if fmt == OutputFormat.parquet and output is None:
+            _fail("--format parquet needs --output FILE")
         table = rel.to_arrow_table()
+        if fmt in (OutputFormat.parquet, OutputFormat.csv):
+            _write_result(table, fmt, output)
+            return
     except duckdb.Error as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if fmt == OutputFormat.json:
@@ -407,6 +398,30 @@ def context(
               f"{claim['status']}{vs}")
         for ev in claim["evidence"]:
             print(f"    \"{ev['sentence']}\" [{ev['doc_id']}, {ev['day']}]")
+
+
+def _write_result(table, fmt: OutputFormat, output: Path | None) -> None:  # noqa: ANN001
+    """Write a query's result as Parquet (to `output`) or CSV (to stdout). The sandboxed reader
+    cannot write files, so DuckDB's writers run in a private in-memory connection that only
+    ever runs this COPY of the result."""
+    import tempfile
+
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("result", table)
+        if fmt == OutputFormat.parquet:
+            target = str(output).replace("'", "''")
+            con.execute(f"COPY result TO '{target}' (FORMAT parquet)")
+            err.print(f"wrote {output}")
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "out.csv"
+            con.execute(f"COPY result TO '{path}' (FORMAT csv, HEADER true)")
+            sys.stdout.write(path.read_text(encoding="utf-8"))
+    finally:
+        con.close()
 
 
 def _cell(value: object) -> str:

@@ -5,9 +5,11 @@
     kg.edges(as_of="2024-03-15", relation="improves", min_support=2)
 
 Time is an argument of every call (`as_of`: the graph as known at the end of that day; None:
-the latest processed day). The store is opened the way `litkg query` opens it (a read-only
-DuckDB connection to the catalog), so nothing here can write; after a commit by another process
-the next call sees the new state. Every call is a SQL query over the catalog's tables and macros
+the latest processed day). The store is opened the way `litkg query` opens it: a read-only
+DuckDB connection to the catalog, locked by `litkg.sandbox` (files only under the store's own
+directory, no extensions, a memory limit, configuration locked), and `sql()` runs only read
+statements, so nothing here can write; after a commit by another process the next call sees the
+new state. Every call is a SQL query over the catalog's tables and macros
 (README, "The SQL surface"); `sql()` runs your own.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from litkg.sandbox import check_read_only, lock_reader
 from litkg.store import Store
 
 Day = date | str | None
@@ -52,8 +55,14 @@ class Graph:
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The read-only DuckDB connection behind this graph (DB-API use, e.g. `litkg stats`);
-        reopened when a commit has replaced the catalog since the last call."""
+        reopened when a commit has replaced the catalog since the last call. It is locked (see
+        `litkg.sandbox.lock_reader`), but statements run on it directly are not classified:
+        untrusted SQL goes through `sql()` / `relation()`."""
         return self._connection()
+
+    def _directories(self) -> list[Path]:
+        """Where the store's files live: the only directories its reader may open."""
+        return [self.store.home]
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         """The catalog, reopened when a commit has replaced it since the last call."""
@@ -66,7 +75,13 @@ class Graph:
         stamp = (st.st_ino, st.st_mtime_ns)
         if self._con is None or stamp != self._stamp:
             self.close()
-            self._con, self._stamp = self.store.connect(), stamp
+            con = self.store.connect()
+            try:
+                lock_reader(con, self._directories())
+            except BaseException:
+                con.close()
+                raise
+            self._con, self._stamp = con, stamp
         return self._con
 
     def close(self) -> None:
@@ -96,8 +111,13 @@ class Graph:
 
     def relation(self, query: str,
                  params: list[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """The query as a DuckDB relation (what `litkg query` writes out as CSV, JSON...)."""
-        rel = self._connection().sql(query, params=params)
+        """The query as a DuckDB relation (what `litkg query` writes out as CSV, JSON...).
+
+        Only read statements run (`litkg.sandbox.check_read_only`): anything else raises
+        `QueryRefused` (a ValueError) naming the refused statement type."""
+        con = self._connection()
+        check_read_only(con, query)
+        rel = con.sql(query, params=params)
         if rel is None:
             raise ValueError("the statement returned no rows (the store is opened read-only)")
         return rel

@@ -1,0 +1,145 @@
+"""The read-only query sandbox: what `litkg query` and `litkg.open()` run users' SQL in.
+
+Two locks, both needed:
+
+1. **Statements** (`check_read_only`): every statement of the SQL text is classified by DuckDB's
+   own parser (`extract_statements`) and anything but a read is refused with a one-line error
+   naming the statement type. Reads: SELECT (also WITH, FROM-first, VALUES, DESCRIBE, SHOW,
+   SUMMARIZE and the PRAGMAs that read, which DuckDB parses as SELECT), EXPLAIN (EXPLAIN ANALYZE
+   runs its statement, so that statement must be a read too) and CALL of a metadata table
+   function (`pragma_*`, `duckdb_*`). Refused: COPY, EXPORT, ATTACH/DETACH/USE, INSTALL/LOAD,
+   SET/RESET, PRAGMA that sets, CREATE/INSERT/UPDATE/DELETE/DROP/ALTER, PREPARE/EXECUTE,
+   transactions, CHECKPOINT, VACUUM... The connection alone could not refuse a COPY over a file
+   of the store: the store's own directories must stay readable, and DuckDB's allowed
+   directories are writable too.
+2. **The connection** (`lock_reader`): external access off except the store's directories
+   (`allowed_directories`, so `read_text('/etc/passwd')`, `read_csv`, `glob('/*')`, ATTACH or
+   COPY elsewhere fail), no extension installed or loaded automatically, no community
+   extensions, a memory limit, then `lock_configuration` so no SET gives any of it back.
+
+`lock_reader` takes an open read connection and the directories the store's files live in, so
+it serves whatever store format opens that connection (today `Store.connect()`: a catalog of
+views over Parquet files by absolute path under the store home).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+#: DuckDB memory limit of a sandboxed reader (override: $LITKG_QUERY_MEMORY_LIMIT).
+DEFAULT_MEMORY_LIMIT = "4GB"
+#: What a refusal tells the user they may run.
+ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA that reads"
+_READ_CALL = re.compile(r"^\s*call\s+(?:\"?\w+\"?\.)*\"?(pragma_\w+|duckdb_\w+)\"?\s*\(", re.I)
+# EXPLAIN [(options)] [ANALYZE] <statement>
+_EXPLAIN = re.compile(
+    r"^\s*explain\s*(?:\((?P<opts>[^()]*)\)\s*)?(?P<analyze>analy[sz]e\b)?\s*(?P<rest>.*)$",
+    re.I | re.S,
+)
+
+
+class QueryRefused(ValueError):
+    """The SQL holds a statement the read-only sandbox does not run (the message says which)."""
+
+
+def _type_name(statement: duckdb.Statement) -> str:
+    return str(statement.type).rsplit(".", 1)[-1]
+
+
+def _text(statement: duckdb.Statement) -> str:
+    try:
+        return statement.query
+    except Exception:  # noqa: BLE001 - the binding cannot give the text back: refuse it
+        return ""
+
+
+def _refuse(kind: str, detail: str = "") -> QueryRefused:
+    return QueryRefused(f"refused: {kind} statement{detail} (the store is queried read-only: "
+                        f"{ALLOWED})")
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise QueryRefused unless every statement of `sql` only reads.
+
+    Parsed on `con` (a sandboxed reader), so a PRAGMA that the parser expands by reading files
+    (import_database) is already held by the connection's file lock.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefused(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    if not statements:
+        raise QueryRefused("no SQL statement given")
+    for statement in statements:
+        _check_statement(con, statement)
+
+
+def _check_statement(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> None:
+    kind = _type_name(statement)
+    if kind == "SELECT":
+        return
+    if kind == "CALL":
+        if _READ_CALL.match(_text(statement)):
+            return
+        raise _refuse("CALL", " of a function other than the pragma_*/duckdb_* table functions")
+    if kind == "EXPLAIN":
+        m = _EXPLAIN.match(_text(statement))
+        if m is None:
+            raise _refuse("EXPLAIN", " that could not be read")
+        if not m.group("analyze") and "analy" not in (m.group("opts") or "").lower():
+            return  # a plan is only described, nothing runs
+        try:
+            inner = con.extract_statements(m.group("rest"))
+        except duckdb.Error:
+            raise _refuse("EXPLAIN ANALYZE", " that could not be read") from None
+        for s in inner:
+            if _type_name(s) != "SELECT":
+                raise _refuse(_type_name(s), " under EXPLAIN ANALYZE")
+        return
+    raise _refuse(kind)
+
+
+def memory_limit() -> str:
+    return os.environ.get("LITKG_QUERY_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+
+
+def lock_reader(
+    con: duckdb.DuckDBPyConnection, directories: Iterable[str | Path],
+    *, memory: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Lock `con` for untrusted reads: files only under `directories`, no extension loading,
+    a memory limit, configuration locked. Returns `con`. Irreversible for this connection."""
+    dirs = [str(Path(d).resolve()).rstrip("/") + "/" for d in directories]
+    if not dirs:
+        raise ValueError("a sandboxed reader needs the store's directories")
+    for statement, params in (
+        ("SET allowed_directories = ?", [dirs]),
+        ("SET enable_external_access = false", None),
+        ("SET autoinstall_known_extensions = false", None),
+        ("SET autoload_known_extensions = false", None),
+        ("SET allow_community_extensions = false", None),
+        ("SET allow_unsigned_extensions = false", None),
+        ("SET memory_limit = ?", [memory or memory_limit()]),
+        ("SET lock_configuration = true", None),
+    ):
+        try:
+            con.execute(statement, params)
+        except duckdb.InvalidInputException as exc:
+            # allow_unsigned_extensions can only be set at start-up: it is false unless the
+            # connection was opened with it, and a locked configuration keeps it so.
+            if "allow_unsigned_extensions" not in statement:
+                raise
+            del exc
+    return con
+
+
+def is_locked(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT value FROM duckdb_settings() WHERE name = 'lock_configuration'"
+    ).fetchone()
+    return bool(row) and row[0] == "true"
