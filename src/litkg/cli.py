@@ -466,6 +466,9 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     failed = con.execute(
         "SELECT count(DISTINCT doc_id), count(DISTINCT source_file) FROM quarantine "
         "WHERE starts_with(source_file, 'extraction of ')").fetchone()
+    from litkg.pipeline import MAX_AUTO_ATTEMPTS, pending_extractions
+
+    pending_counts, pending = pending_extractions(con)
     extra = {}
     for table_name in ("llm_usage",):
         try:
@@ -482,6 +485,8 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
         "quarantine_by_reason": dict(reasons),
         # documents whose extraction failed on a committed day: `litkg retry-failed`
         "failed_extractions": {"documents": failed[0], "days": failed[1]},
+        # the same as work: attempts, last error; runs retry them until MAX_AUTO_ATTEMPTS
+        "pending_extractions": {**pending_counts, "latest": pending},
         "latest_snapshot": dict(zip(cols, latest, strict=True)) if latest else None,
         "store_bytes": store_bytes,
     }
@@ -510,6 +515,9 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
         t.add_row(f"  {reason}", str(n))
     t.add_row("failed extractions (litkg retry-failed)",
               f"{failed[0]} documents on {failed[1]} days")
+    if pending_counts["given_up"]:
+        t.add_row(f"  failed {MAX_AUTO_ATTEMPTS}+ times (only retry-failed retries them)",
+                  str(pending_counts["given_up"]))
     if latest:
         snap = data["latest_snapshot"]
         t.add_row("latest snapshot", str(snap["day"]))
@@ -531,6 +539,15 @@ def stats(home: HomeOpt = None, as_json: Annotated[bool, typer.Option("--json")]
             t.add_row("  last ingested", str(max(f["last_ingested_at"] for f in files)))
     t.add_row("store bytes", f"{store_bytes:,}")
     console.print(t)
+    if pending:
+        pt = Table(title="documents waiting for extraction (`litkg retry-failed`; "
+                   "each run retries them too)")
+        for col in ("day", "doc_id", "attempts", "last failure", "reason"):
+            pt.add_column(col, overflow="fold")
+        for row in pending:
+            pt.add_row(str(row["day"]), row["doc_id"], str(row["attempts"]),
+                       str(row["last_failed_at"])[:19], row["reason"] or "")
+        console.print(pt)
     files = data.get("source_files") or []
     if files:
         ft = Table(title="input files (newest first)")

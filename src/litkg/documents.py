@@ -28,14 +28,25 @@ def content_hash(title: str | None, abstract: str | None) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+#: Longest title + abstract stored, in characters (after whitespace normalisation). Real
+#: abstracts stay under ~20,000; spaCy refuses texts over 1,000,000 (`nlp.max_length`) and an
+#: LLM's context is far smaller. A longer record is quarantined with its size, never truncated,
+#: so that a document is either extracted whole or not at all.
+MAX_TEXT_CHARS = 100_000
+
+
 def validation_error(record: SourceRecord) -> str | None:
     """Why a record cannot be stored, or None if it can."""
     if ":" not in record.doc_id or not record.doc_id.split(":", 1)[1].strip():
         return f"doc_id {record.doc_id!r} is not source-prefixed (e.g. pmid:123)"
     if record.published is None:
         return "no usable publication date"
-    if not normalise_text(record.title) and not normalise_text(record.abstract):
+    title, text = normalise_text(record.title), normalise_text(record.abstract)
+    if not title and not text:
         return "no text (empty title and abstract)"
+    if len(title) + len(text) > MAX_TEXT_CHARS:
+        return (f"text too long: {len(title) + len(text):,} characters of title and abstract "
+                f"(limit {MAX_TEXT_CHARS:,})")
     return None
 
 

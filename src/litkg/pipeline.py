@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from litkg import schema
 from litkg.acronyms import find_abbreviations
 from litkg.construct import construct
 from litkg.extraction_cache import ExtractionCache
-from litkg.extractors.base import DOCUMENT_COLUMNS, Extractor
+from litkg.extractors.base import (
+    DOCUMENT_COLUMNS,
+    ExtractionFailure,
+    ExtractionResult,
+    Extractor,
+    ExtractorConfigError,
+    empty_assertions,
+    extraction_schema,
+)
 from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
@@ -58,6 +67,11 @@ class RunSummary:
     cached_documents: int = 0
     files: dict[str, int] = field(default_factory=dict)  # input files read / skipped (manifest)
     failed_files: dict[str, str] = field(default_factory=dict)  # file -> why reading stopped
+    # doc ids with several versions (content hashes) on one day of the run: a revision on the
+    # day of the version it revises; the later `revised`, else the larger hash, counts
+    same_day_revisions: list[dict[str, Any]] = field(default_factory=list)
+    # days outside those asked, redone because documents of theirs had failed extraction
+    retried_days: list[date] = field(default_factory=list)
     changes: dict[str, int] = field(default_factory=dict)
     top_reinforced: list[dict[str, Any]] = field(default_factory=list)
     newly_contested: list[dict[str, Any]] = field(default_factory=list)
@@ -76,10 +90,13 @@ class RunSummary:
             "assertions": self.assertions,
             "quarantined": self.quarantined,
             "extraction_failures": self.extraction_failures,
+            "retried_days": [d.isoformat() for d in self.retried_days],
             "rejected_assertions": self.rejected_assertions,
             "cached_documents": self.cached_documents,
             "files": self.files,
             "failed_files": self.failed_files,
+            "same_day_revisions": [
+                {**r, "day": r["day"].isoformat()} for r in self.same_day_revisions],
             "changes": self.changes,
             "top_reinforced": self.top_reinforced,
             "newly_contested": self.newly_contested,
@@ -122,6 +139,19 @@ class RunSummary:
                 f"{e['context'] or '-'} | {e['winner']} | "
                 f"{e['confidence']:.3f} vs {e['winner_confidence']:.3f} |"
             )
+        if self.extraction_failures or self.retried_days:
+            lines += ["", "## Extraction failures", "",
+                      f"{self.extraction_failures} document(s) failed extraction (listed by "
+                      "`litkg stats`; the next run or `litkg retry-failed` retries them)."
+                      + (f" Retried failed documents of {', '.join(map(str, self.retried_days))}."
+                         if self.retried_days else "")]
+        if self.same_day_revisions:
+            lines += ["", "## Same-day revisions", "",
+                      "Several versions of one document on one day: the later `revised`, else "
+                      "the larger content hash, counts (docs/architecture.md, Versions).", "",
+                      "| day | doc_id | versions |", "|---|---|---|"]
+            lines += [f"| {r['day']} | {r['doc_id']} | {r['versions']} |"
+                      for r in self.same_day_revisions]
         if self.failed_files:
             lines += ["", "## Input files that failed", "", "| file | why reading stopped |",
                       "|---|---|"]
@@ -156,7 +186,7 @@ def extract_documents(
     failures: list[Any] = []
     extras: dict[str, pa.Table] = {}
     if todo.num_rows:
-        result = extractor.extract(todo)
+        result = extract_isolating(extractor, todo)
         failures = list(result.failures)
         extras = dict(result.extras)
         parts.append(result.assertions)
@@ -173,18 +203,56 @@ def extract_documents(
     if parts:
         table = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
     else:
-        from litkg.extractors.base import empty_assertions
-
         table = empty_assertions()
     return table, failures, extras, len(covered)
+
+
+#: Errors that are not a document's fault: they fail the run (an outage is retried later, a
+#: configuration error is fixed by the user) instead of quarantining documents.
+NOT_A_DOCUMENTS_FAULT: tuple[type[BaseException], ...] = (
+    ExtractorConfigError, ConnectionError, TimeoutError, MemoryError,
+)
+
+
+def extract_isolating(extractor: Extractor, docs: pa.Table) -> ExtractionResult:
+    """`extractor.extract(docs)`; if it raises, the documents that make it raise are found by
+    halving the batch and each becomes an ExtractionFailure with the error, so one bad document
+    never fails the others (a 5 MB text, a tokenizer crash). Errors that are not a document's
+    fault (NOT_A_DOCUMENTS_FAULT: an outage, a bad configuration) are raised."""
+    try:
+        return extractor.extract(docs)
+    except NOT_A_DOCUMENTS_FAULT:
+        raise
+    except Exception as exc:  # noqa: BLE001 - isolated below, reported per document
+        if docs.num_rows == 1:
+            doc_id = docs.column("doc_id")[0].as_py()
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            return ExtractionResult(
+                assertions=empty_assertions(),
+                failures=[ExtractionFailure(
+                    doc_id, f"extractor error: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:300] if str(exc) else ''}".rstrip(": "),
+                    detail[:ERROR_LIMIT])],
+            )
+    half = docs.num_rows // 2
+    parts = [extract_isolating(extractor, docs.slice(0, half)),
+             extract_isolating(extractor, docs.slice(half))]
+    extras: dict[str, list[pa.Table]] = {}
+    for part in parts:
+        for name, table in part.extras.items():
+            extras.setdefault(name, []).append(table)
+    return ExtractionResult(
+        assertions=pa.concat_tables([p.assertions.cast(extraction_schema()) for p in parts]),
+        failures=[f for p in parts for f in p.failures],
+        extras={n: pa.concat_tables([t.cast(ts[0].schema) for t in ts])
+                for n, ts in extras.items()},
+    )
 
 
 def _relabel(cached: pa.Table, docs: pa.Table) -> pa.Table:
     """Cached assertions are keyed by content: give them the doc ids of the documents asking
     (two doc ids may carry the same text)."""
     import duckdb
-
-    from litkg.extractors.base import extraction_schema
 
     cols = ", ".join(
         "d.doc_id" if c == "doc_id" else f'c."{c}"' for c in extraction_schema().names
@@ -216,9 +284,10 @@ def abbreviations_table(docs: pa.Table, day: date) -> pa.Table:
 def write_extraction(
     tx: Transaction, day: date, docs: pa.Table, assertions: pa.Table, failures: list[Any],
     extras: dict[str, pa.Table], run_id: str, rejected: list[dict[str, Any]] = (),
+    extractor_key: str = "",
 ) -> int:
     """Store one day's extraction (delete-insert by day); failures and rejected assertions go
-    to quarantine."""
+    to quarantine, failures also to `extraction_failures` (the documents to retry)."""
     tx.con.register("_extracted", assertions)
     n = tx.replace_partition(
         "assertions",
@@ -245,6 +314,8 @@ def write_extraction(
         tx.con.unregister("_extra")
     tx.con.unregister("_day_docs")
     _replace_extraction_failures(tx, day, failures)
+    record_extraction_failures(tx, day, docs, failures, extractor_key=extractor_key,
+                               run_id=run_id)
     _replace_rejections(tx, day, rejected)
     return n
 
@@ -285,14 +356,86 @@ def _replace_quarantine(tx: Transaction, source: str, rows: list[dict[str, Any]]
     tx.con.unregister("_quarantined")
 
 
-def failed_extraction_days(con: Any) -> set[date]:
-    """Days with documents whose extraction failed (quarantined): the next run of such a day,
-    or `litkg retry-failed`, extracts them again."""
+#: Runs retry a failed document until it has failed this many times; then only `litkg
+#: retry-failed` does (it stays listed by `litkg stats`).
+MAX_AUTO_ATTEMPTS = 3
+#: Characters of an error's detail kept in `extraction_failures.last_error`.
+ERROR_LIMIT = 2000
+
+
+def record_extraction_failures(
+    tx: Transaction, day: date, docs: pa.Table, failures: list[Any], *, extractor_key: str,
+    run_id: str,
+) -> None:
+    """The day's rows of `extraction_failures` become its failed documents (one per document
+    version, `attempts` counted on from the previous row of the same version); the documents
+    of `docs` that did not fail leave the table."""
+    old = tx.sql("SELECT count(*) FROM extraction_failures WHERE day = ?", [day]).fetchone()[0]
+    if not failures and not old:
+        return
+    hashes = dict(zip(docs.column("doc_id").to_pylist(),
+                      docs.column("content_hash").to_pylist(), strict=True))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = {}
+    for f in failures:
+        rows[(f.doc_id, hashes.get(f.doc_id))] = {
+            "doc_id": f.doc_id, "content_hash": hashes.get(f.doc_id), "day": day,
+            "extractor": extractor_key, "reason": f.reason,
+            "last_error": (f.raw or f.reason or "")[:ERROR_LIMIT], "attempts": 1,
+            "first_failed_at": now, "last_failed_at": now, "run_id": run_id}
+    tx.con.register("_failed", pa.Table.from_pylist(
+        list(rows.values()), schema=schema.table("extraction_failures").arrow_schema()))
+    try:
+        tx.replace_partition(
+            "extraction_failures", WHOLE,
+            f"""
+            SELECT * FROM extraction_failures WHERE day <> DATE '{day.isoformat()}'
+            UNION ALL BY NAME
+            SELECT n.* REPLACE (coalesce(o.attempts, 0) + 1 AS attempts,
+                                coalesce(o.first_failed_at, n.first_failed_at) AS first_failed_at)
+            FROM _failed n LEFT JOIN extraction_failures o
+                ON o.doc_id = n.doc_id AND o.content_hash IS NOT DISTINCT FROM n.content_hash
+            """,
+        )
+    finally:
+        tx.con.unregister("_failed")
+
+
+def failed_extraction_days(con: Any, max_attempts: int | None = None) -> set[date]:
+    """Days with documents whose extraction failed and waits for a retry: with `max_attempts`,
+    those that failed fewer times (what a run retries); None: all (`litkg retry-failed`), also
+    those a store written before `extraction_failures` existed has only in quarantine."""
+    try:
+        days = {r[0] for r in con.execute(
+            "SELECT DISTINCT day FROM extraction_failures WHERE ? IS NULL OR attempts < ?",
+            [max_attempts, max_attempts]).fetchall()}
+    except Exception:  # noqa: BLE001 - an older catalog has no such view
+        days = set()
+    if max_attempts is not None:
+        return days
     n = len(EXTRACTION_FAILURE_SOURCE)
-    return {r[0] for r in con.execute(
+    return days | {r[0] for r in con.execute(
         f"SELECT DISTINCT TRY_CAST(substr(source_file, {n + 1}) AS DATE) FROM quarantine "
         f"WHERE starts_with(source_file, '{EXTRACTION_FAILURE_SOURCE}')").fetchall()
         if r[0] is not None}
+
+
+def pending_extractions(con: Any, limit: int = 20) -> tuple[dict[str, int], list[dict]]:
+    """For `litkg stats`: counts of failed documents (pending: runs retry them; given up:
+    only `litkg retry-failed` does) and the most recent ones."""
+    try:
+        n_docs, n_days, given_up = con.execute(
+            "SELECT count(*), count(DISTINCT day), count(*) FILTER (attempts >= ?) "
+            "FROM extraction_failures", [MAX_AUTO_ATTEMPTS]).fetchone()
+        rel = con.execute(
+            "SELECT day, doc_id, attempts, reason, last_failed_at, extractor "
+            "FROM extraction_failures ORDER BY last_failed_at DESC, day, doc_id LIMIT ?",
+            [limit])
+    except Exception:  # noqa: BLE001 - an older catalog has no such view
+        return {"documents": 0, "days": 0, "given_up": 0}, []
+    names = [d[0] for d in rel.description]
+    rows = [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
+    return {"documents": n_docs, "days": n_days, "given_up": given_up}, rows
 
 
 # -- the whole run -----------------------------------------------------------------------------
@@ -308,6 +451,8 @@ class WorkPlan:
     ingest_s: float = 0.0
     files: dict[str, int] = field(default_factory=dict)
     failed_files: dict[str, str] = field(default_factory=dict)
+    same_day_revisions: list[dict[str, Any]] = field(default_factory=list)
+    retried_days: list[date] = field(default_factory=list)  # outside `days`: failed documents
 
 
 @dataclass
@@ -331,13 +476,17 @@ def prepare(
     force: bool = False,
     lock_timeout: float = 0,
     source_options: SourceOptions | None = None,
+    retry_failed: bool = True,
 ) -> WorkPlan:
     """Ingest `sources` for `days` (committed at once) and list the days that need work.
 
     Files go through the `source_files` manifest: an unchanged file whose records of `days` were
     all ingested before is not read again (`force` reads every file). A day needs work unless
     it is already committed (has a snapshot) and got no new document version, now or since its
-    snapshot (e.g. by `litkg ingest`); `force` redoes every day.
+    snapshot (e.g. by `litkg ingest`); `force` redoes every day. With `retry_failed`, the
+    committed days of any date that have documents whose extraction failed fewer than
+    MAX_AUTO_ATTEMPTS times are added (`retried_days`): their failed documents are extracted
+    again, the others come from the extraction cache.
     """
     days = sorted(set(days))
     plan = WorkPlan(run_id=uuid.uuid4().hex, days=days)
@@ -360,15 +509,21 @@ def prepare(
                 tx.commit()
         done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
         pending = pending_days(tx, days[0], days[-1]) if done else set()
-        pending |= failed_extraction_days(tx.con) if done else set()
+        pending |= failed_extraction_days(tx.con) & set(days) if done else set()
+        if retry_failed and done:
+            plan.retried_days = sorted(
+                (failed_extraction_days(tx.con, MAX_AUTO_ATTEMPTS) & done) - set(days))
+            days = sorted(set(days) | set(plan.retried_days))
         stored_days = {
             r[0] for r in tx.sql(
-                "SELECT DISTINCT published FROM documents WHERE published BETWEEN ? AND ?",
-                [days[0], days[-1]],
+                "SELECT DISTINCT published FROM documents WHERE list_contains(?, published)",
+                [days],
             ).fetchall()
         }
         for day in days:
-            if day in done and not force and not new_versions.get(day) and day not in pending:
+            retry = day in plan.retried_days
+            if (day in done and not force and not new_versions.get(day) and day not in pending
+                    and not retry):
                 plan.skipped.append(day)
             elif day in stored_days:
                 plan.documents[day] = documents_of_day(tx, day)
@@ -376,8 +531,21 @@ def prepare(
                 plan.documents[day] = pa.table(
                     {c: pa.array([], pa.string()) for c in DOCUMENT_COLUMNS}
                 )
+        plan.same_day_revisions = same_day_revisions(tx, sorted(plan.documents))
     plan.ingest_s = time.perf_counter() - t0
     return plan
+
+
+def same_day_revisions(tx: Transaction, days: list[date]) -> list[dict[str, Any]]:
+    """Documents with more than one version (content hash) published on one of `days`."""
+    if not days:
+        return []
+    rows = tx.sql(
+        "SELECT published, doc_id, count(DISTINCT content_hash) FROM documents "
+        "WHERE list_contains(?, published) GROUP BY ALL HAVING count(DISTINCT content_hash) > 1 "
+        "ORDER BY ALL", [days],
+    ).fetchall()
+    return [{"day": d, "doc_id": doc_id, "versions": int(n)} for d, doc_id, n in rows]
 
 
 def extract_day(
@@ -406,7 +574,9 @@ def commit_run(
     """Store the extractions (delete-insert by day), rebuild the graph, snapshot, commit."""
     summary = RunSummary(run_id=plan.run_id, skipped_days=list(plan.skipped),
                          quarantined=plan.quarantined, files=dict(plan.files),
-                         failed_files=dict(plan.failed_files))
+                         failed_files=dict(plan.failed_files),
+                         same_day_revisions=list(plan.same_day_revisions),
+                         retried_days=list(plan.retried_days))
     summary.add_time("ingest", plan.ingest_s)
     vocab = schema.vocabulary(vocabulary)
     if not extractions:
@@ -424,7 +594,7 @@ def commit_run(
             if ex.documents.num_rows or ex.day in stored_days:
                 summary.assertions += write_extraction(
                     tx, ex.day, ex.documents, valid, ex.failures, ex.extras, plan.run_id,
-                    rejected,
+                    rejected, extractor_key=extractor_key,
                 )
             summary.add_time("store", time.perf_counter() - t2)
             summary.documents += ex.documents.num_rows

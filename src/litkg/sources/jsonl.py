@@ -8,6 +8,7 @@ A record with `"deleted": true` withdraws doc_id from `deleted_on` (or `publishe
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 from collections.abc import Iterator
@@ -86,7 +87,8 @@ def record_from_mapping(obj: Any, source_file: str, line: int, raw: str) -> Sour
 
 
 def iter_jsonl(path: str | Path) -> Iterator[SourceItem]:
-    """Records of a JSON-lines file; a bad line is Rejected and reading goes on."""
+    """Records of a JSON-lines file; a bad line is Rejected and reading goes on. A UTF-8 byte
+    order mark at the start of the file is skipped."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     name = str(path)
@@ -94,6 +96,8 @@ def iter_jsonl(path: str | Path) -> Iterator[SourceItem]:
     try:
         with opener(path, "rb") as fh:
             for number, raw_bytes in enumerate(fh, start=1):
+                if number == 1 and raw_bytes.startswith(codecs.BOM_UTF8):
+                    raw_bytes = raw_bytes[len(codecs.BOM_UTF8):]  # a UTF-8 BOM is no data
                 if not raw_bytes.strip():
                     continue
                 try:
