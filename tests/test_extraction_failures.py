@@ -183,3 +183,24 @@ def test_a_5_mb_abstract_is_quarantined_and_the_night_goes_on(tmp_path):
     assert (source_file, line, doc_id) == (str(src), 1, "doi:big")
     assert reason == ("text too long: 5,220,003 characters of title and abstract "
                       "(limit 100,000)")
+
+
+def test_an_extractor_that_raises_on_every_document_fails_the_run(tmp_path):
+    class Broken(ScriptedExtractor):
+        def extract(self, documents):
+            raise ValueError("bad model output")
+
+    store = Store(tmp_path / "store")
+    with pytest.raises(ValueError, match="bad model output"):
+        process_days(store, [D1], sources=[_corpus(tmp_path)], extractor=Broken())
+    con = store.connect()
+    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
+    con.close()
+
+
+def test_a_lone_document_that_crashes_the_extractor_is_recorded_not_fatal(tmp_path):
+    src = write_docs(tmp_path / "in.jsonl", [("d:bad", D1, "crash | improves | B |  | 0.5")])
+    store = Store(tmp_path / "store")
+    summary = process_days(store, [D1], sources=[src], extractor=Crashing())
+    assert summary.days == [D1] and summary.extraction_failures == 1
+    assert [r[0] for r in _rows(store)] == ["d:bad"]

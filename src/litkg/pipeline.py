@@ -208,35 +208,69 @@ def extract_documents(
 
 
 #: Errors that are not a document's fault: they fail the run (an outage is retried later, a
-#: configuration error is fixed by the user) instead of quarantining documents.
+#: configuration error is fixed by the user) instead of quarantining documents; so do errors
+#: of the network and cluster libraries (NETWORK_LIBRARIES), which the flows retry.
 NOT_A_DOCUMENTS_FAULT: tuple[type[BaseException], ...] = (
     ExtractorConfigError, ConnectionError, TimeoutError, MemoryError,
 )
+NETWORK_LIBRARIES = {"httpx", "httpcore", "openai", "requests", "urllib3", "distributed",
+                     "tornado"}
+
+
+def documents_fault(exc: BaseException) -> bool:
+    """May `exc`, raised by an extractor, be caused by the documents it was given?"""
+    if isinstance(exc, NOT_A_DOCUMENTS_FAULT) or not isinstance(exc, Exception):
+        return False
+    return not {c.__module__.split(".")[0] for c in type(exc).__mro__} & NETWORK_LIBRARIES
 
 
 def extract_isolating(extractor: Extractor, docs: pa.Table) -> ExtractionResult:
     """`extractor.extract(docs)`; if it raises, the documents that make it raise are found by
-    halving the batch and each becomes an ExtractionFailure with the error, so one bad document
-    never fails the others (a 5 MB text, a tokenizer crash). Errors that are not a document's
-    fault (NOT_A_DOCUMENTS_FAULT: an outage, a bad configuration) are raised."""
+    halving the batch, and each becomes an ExtractionFailure with the error, so one bad
+    document never fails the others (a tokenizer crash, a text the model refuses). When every
+    document of a batch of two or more raises on its own too, the extractor is at fault, not
+    the documents: the first error is raised, as are errors that are never a document's fault
+    (`documents_fault`: an outage, a bad configuration, a network error)."""
     try:
         return extractor.extract(docs)
-    except NOT_A_DOCUMENTS_FAULT:
-        raise
     except Exception as exc:  # noqa: BLE001 - isolated below, reported per document
-        if docs.num_rows == 1:
-            doc_id = docs.column("doc_id")[0].as_py()
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            return ExtractionResult(
-                assertions=empty_assertions(),
-                failures=[ExtractionFailure(
-                    doc_id, f"extractor error: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0][:300] if str(exc) else ''}".rstrip(": "),
-                    detail[:ERROR_LIMIT])],
-            )
+        if not documents_fault(exc):
+            raise
+        if docs.num_rows <= 1:
+            return _raised(docs, exc)
+        result, raised = _bisect(extractor, docs)
+        if raised == docs.num_rows:
+            raise
+        return result
+
+
+def _raised(docs: pa.Table, exc: Exception) -> ExtractionResult:
+    """The documents of `docs` (one) as failures carrying the exception."""
+    message = str(exc).splitlines()[0][:300] if str(exc) else ""
+    reason = f"extractor error: {type(exc).__name__}" + (f": {message}" if message else "")
+    detail = "".join(traceback.format_exception_only(exc)).strip()[:ERROR_LIMIT]
+    return ExtractionResult(assertions=empty_assertions(), failures=[
+        ExtractionFailure(doc_id, reason, detail) for doc_id in docs.column("doc_id").to_pylist()])
+
+
+def _bisect(extractor: Extractor, docs: pa.Table) -> tuple[ExtractionResult, int]:
+    """Extract the two halves of `docs` apart, recursively where they raise; returns the
+    merged result and how many documents raised alone."""
+    parts, raised = [], 0
     half = docs.num_rows // 2
-    parts = [extract_isolating(extractor, docs.slice(0, half)),
-             extract_isolating(extractor, docs.slice(half))]
+    for part in (docs.slice(0, half), docs.slice(half)):
+        try:
+            parts.append(extractor.extract(part))
+        except Exception as exc:  # noqa: BLE001 - the culprit is in this half
+            if not documents_fault(exc):
+                raise
+            if part.num_rows == 1:
+                parts.append(_raised(part, exc))
+                raised += 1
+            else:
+                result, n = _bisect(extractor, part)
+                parts.append(result)
+                raised += n
     extras: dict[str, list[pa.Table]] = {}
     for part in parts:
         for name, table in part.extras.items():
@@ -246,7 +280,7 @@ def extract_isolating(extractor: Extractor, docs: pa.Table) -> ExtractionResult:
         failures=[f for p in parts for f in p.failures],
         extras={n: pa.concat_tables([t.cast(ts[0].schema) for t in ts])
                 for n, ts in extras.items()},
-    )
+    ), raised
 
 
 def _relabel(cached: pa.Table, docs: pa.Table) -> pa.Table:
