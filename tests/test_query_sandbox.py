@@ -153,6 +153,17 @@ def test_python_api_is_sandboxed_too(store, tmp_path):
         con.execute("SELECT * FROM read_text('/etc/passwd')").fetchall()
     with pytest.raises(duckdb.InvalidInputException, match="locked"):
         con.execute("SET enable_external_access = true")
+    settings = dict(con.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', "
+        "'autoload_known_extensions', 'autoinstall_known_extensions', "
+        "'allow_community_extensions', 'enable_external_access', 'lock_configuration')"
+    ).fetchall())
+    assert settings["memory_limit"] == "3.7 GiB"  # the default 4GB
+    assert settings["lock_configuration"] == "true"
+    assert {k: v for k, v in settings.items() if k not in ("memory_limit",
+                                                            "lock_configuration")} == {
+        "autoload_known_extensions": "false", "autoinstall_known_extensions": "false",
+        "allow_community_extensions": "false", "enable_external_access": "false"}
     assert kg.edges(as_of="2024-03-02").height >= 1
     assert not list(tmp_path.iterdir())
 
