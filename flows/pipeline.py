@@ -122,6 +122,8 @@ def combine(summaries: list[RunSummary], run_id: str) -> RunSummary:
                 total.files[k] = total.files.get(k, 0) + v
             total.failed_files.update(s.failed_files)
         total.same_day_revisions += getattr(s, "same_day_revisions", [])
+        total.retried_days += getattr(s, "retried_days", [])
+        total.deferred_documents += getattr(s, "deferred_documents", 0)
         for k, v in s.stage_seconds.items():
             total.add_time(k, v)
         total.top_reinforced = s.top_reinforced or total.top_reinforced

@@ -204,3 +204,29 @@ def test_a_lone_document_that_crashes_the_extractor_is_recorded_not_fatal(tmp_pa
     summary = process_days(store, [D1], sources=[src], extractor=Crashing())
     assert summary.days == [D1] and summary.extraction_failures == 1
     assert [r[0] for r in _rows(store)] == ["d:bad"]
+
+
+def test_a_document_stored_between_prepare_and_commit_is_left_to_the_next_run(tmp_path):
+    """Before: another process's document, stored while a run extracted its day, was never
+    extracted (the day was committed, later runs skipped it)."""
+    from litkg.pipeline import DEFERRED_REASON, commit_run, extract_day, ingest_only, prepare
+
+    store = Store(tmp_path / "store")
+    first = write_docs(tmp_path / "a.jsonl", [("d:1", D1, abstract(claim("A", "improves", "B")))])
+    plan = prepare(store, [D1], sources=[first])
+    extractions = [extract_day(day, docs, ScriptedExtractor(), None)
+                   for day, docs in sorted(plan.documents.items())]
+    late = write_docs(tmp_path / "b.jsonl", [("d:late", D1, abstract(claim("C", "improves", "D")))])
+    ingest_only(store, [late])  # another process, between prepare and commit
+    summary = commit_run(store, plan, extractions, extractor_key="scripted:1")
+    assert summary.days == [D1] and summary.deferred_documents == 1
+    assert "left to the next run" in summary.to_markdown()
+    assert [(r[0], r[1], r[2], r[3]) for r in _rows(store)] == [
+        ("d:late", D1, DEFERRED_REASON, 0)]
+
+    summary = process_days(store, [D2], extractor=ScriptedExtractor())  # the next night
+    assert summary.retried_days == [D1] and _rows(store) == []
+    con = store.connect()
+    docs = {r[0] for r in con.execute("SELECT DISTINCT doc_id FROM assertions").fetchall()}
+    con.close()
+    assert docs == {"d:1", "d:late"}

@@ -72,6 +72,9 @@ class RunSummary:
     same_day_revisions: list[dict[str, Any]] = field(default_factory=list)
     # days outside those asked, redone because documents of theirs had failed extraction
     retried_days: list[date] = field(default_factory=list)
+    # documents stored by another process after prepare: left to the next run (see
+    # extraction_failures)
+    deferred_documents: int = 0
     changes: dict[str, int] = field(default_factory=dict)
     top_reinforced: list[dict[str, Any]] = field(default_factory=list)
     newly_contested: list[dict[str, Any]] = field(default_factory=list)
@@ -91,6 +94,7 @@ class RunSummary:
             "quarantined": self.quarantined,
             "extraction_failures": self.extraction_failures,
             "retried_days": [d.isoformat() for d in self.retried_days],
+            "deferred_documents": self.deferred_documents,
             "rejected_assertions": self.rejected_assertions,
             "cached_documents": self.cached_documents,
             "files": self.files,
@@ -139,12 +143,15 @@ class RunSummary:
                 f"{e['context'] or '-'} | {e['winner']} | "
                 f"{e['confidence']:.3f} vs {e['winner_confidence']:.3f} |"
             )
-        if self.extraction_failures or self.retried_days:
+        if self.extraction_failures or self.retried_days or self.deferred_documents:
             lines += ["", "## Extraction failures", "",
                       f"{self.extraction_failures} document(s) failed extraction (listed by "
                       "`litkg stats`; the next run or `litkg retry-failed` retries them)."
                       + (f" Retried failed documents of {', '.join(map(str, self.retried_days))}."
-                         if self.retried_days else "")]
+                         if self.retried_days else "")
+                      + (f" {self.deferred_documents} document(s) stored by another process "
+                         "while this run extracted are left to the next run."
+                         if self.deferred_documents else "")]
         if self.same_day_revisions:
             lines += ["", "## Same-day revisions", "",
                       "Several versions of one document on one day: the later `revised`, else "
@@ -318,7 +325,7 @@ def abbreviations_table(docs: pa.Table, day: date) -> pa.Table:
 def write_extraction(
     tx: Transaction, day: date, docs: pa.Table, assertions: pa.Table, failures: list[Any],
     extras: dict[str, pa.Table], run_id: str, rejected: list[dict[str, Any]] = (),
-    extractor_key: str = "",
+    extractor_key: str = "", deferred: list[tuple[str, str]] = (),
 ) -> int:
     """Store one day's extraction (delete-insert by day); failures and rejected assertions go
     to quarantine, failures also to `extraction_failures` (the documents to retry)."""
@@ -349,7 +356,7 @@ def write_extraction(
     tx.con.unregister("_day_docs")
     _replace_extraction_failures(tx, day, failures)
     record_extraction_failures(tx, day, docs, failures, extractor_key=extractor_key,
-                               run_id=run_id)
+                               run_id=run_id, deferred=deferred)
     _replace_rejections(tx, day, rejected)
     return n
 
@@ -397,15 +404,48 @@ MAX_AUTO_ATTEMPTS = 3
 ERROR_LIMIT = 2000
 
 
+#: Reason recorded for a document stored after a run's prepare step, before its commit.
+DEFERRED_REASON = "ingested after this run's prepare step: the next run extracts it"
+
+
+def deferred_documents(
+    tx: Transaction, extractions: list[DayExtraction]
+) -> dict[date, list[tuple[str, str]]]:
+    """Per day, (doc_id, content_hash) of the stored document versions its extraction did not
+    get: stored by another process between the run's prepare step and its commit (checked
+    under the lock, at commit)."""
+    days = [ex.day for ex in extractions]
+    got = pa.Table.from_pylist(
+        [{"day": ex.day, "doc_id": d, "content_hash": h} for ex in extractions
+         for d, h in zip(ex.documents.column("doc_id").to_pylist(),
+                         ex.documents.column("content_hash").to_pylist(), strict=True)],
+        schema=pa.schema([("day", pa.date32()), ("doc_id", pa.string()),
+                          ("content_hash", pa.string())]))
+    tx.con.register("_extracted_docs", got)
+    try:
+        rows = tx.sql(
+            "SELECT published, doc_id, content_hash FROM documents "
+            "WHERE list_contains(?, published) "
+            "EXCEPT SELECT day, doc_id, content_hash FROM _extracted_docs ORDER BY ALL", [days],
+        ).fetchall()
+    finally:
+        tx.con.unregister("_extracted_docs")
+    out: dict[date, list[tuple[str, str]]] = {}
+    for day, doc_id, chash in rows:
+        out.setdefault(day, []).append((doc_id, chash))
+    return out
+
+
 def record_extraction_failures(
     tx: Transaction, day: date, docs: pa.Table, failures: list[Any], *, extractor_key: str,
-    run_id: str,
+    run_id: str, deferred: list[tuple[str, str]] = (),
 ) -> None:
     """The day's rows of `extraction_failures` become its failed documents (one per document
-    version, `attempts` counted on from the previous row of the same version); the documents
-    of `docs` that did not fail leave the table."""
+    version, `attempts` counted on from the previous row of the same version) and its
+    `deferred` ones (not extracted by this run: no attempt counted); the documents of `docs`
+    that did not fail leave the table."""
     old = tx.sql("SELECT count(*) FROM extraction_failures WHERE day = ?", [day]).fetchone()[0]
-    if not failures and not old:
+    if not failures and not deferred and not old:
         return
     hashes = dict(zip(docs.column("doc_id").to_pylist(),
                       docs.column("content_hash").to_pylist(), strict=True))
@@ -417,6 +457,11 @@ def record_extraction_failures(
             "extractor": extractor_key, "reason": f.reason,
             "last_error": (f.raw or f.reason or "")[:ERROR_LIMIT], "attempts": 1,
             "first_failed_at": now, "last_failed_at": now, "run_id": run_id}
+    for doc_id, chash in deferred:
+        rows[(doc_id, chash)] = {
+            "doc_id": doc_id, "content_hash": chash, "day": day, "extractor": extractor_key,
+            "reason": DEFERRED_REASON, "last_error": DEFERRED_REASON, "attempts": 0,
+            "first_failed_at": now, "last_failed_at": now, "run_id": run_id}
     tx.con.register("_failed", pa.Table.from_pylist(
         list(rows.values()), schema=schema.table("extraction_failures").arrow_schema()))
     try:
@@ -425,7 +470,7 @@ def record_extraction_failures(
             f"""
             SELECT * FROM extraction_failures WHERE day <> DATE '{day.isoformat()}'
             UNION ALL BY NAME
-            SELECT n.* REPLACE (coalesce(o.attempts, 0) + 1 AS attempts,
+            SELECT n.* REPLACE (coalesce(o.attempts, 0) + n.attempts AS attempts,
                                 coalesce(o.first_failed_at, n.first_failed_at) AS first_failed_at)
             FROM _failed n LEFT JOIN extraction_failures o
                 ON o.doc_id = n.doc_id AND o.content_hash IS NOT DISTINCT FROM n.content_hash
@@ -619,16 +664,19 @@ def commit_run(
     with store.writer(timeout=lock_timeout) as tx:
         day_seconds: dict[date, float] = {}
         stored_days = _assertion_days(tx)
+        deferred_by_day = deferred_documents(tx, extractions)
         for ex in extractions:
             summary.days.append(ex.day)
             summary.add_time("extract", ex.seconds)
             t2 = time.perf_counter()
             valid, rejected = validate_assertions(ex.assertions, vocab)
             summary.rejected_assertions += len(rejected)
-            if ex.documents.num_rows or ex.day in stored_days:
+            deferred = deferred_by_day.get(ex.day, [])
+            summary.deferred_documents += len(deferred)
+            if ex.documents.num_rows or ex.day in stored_days or deferred:
                 summary.assertions += write_extraction(
                     tx, ex.day, ex.documents, valid, ex.failures, ex.extras, plan.run_id,
-                    rejected, extractor_key=extractor_key,
+                    rejected, extractor_key=extractor_key, deferred=deferred,
                 )
             summary.add_time("store", time.perf_counter() - t2)
             summary.documents += ex.documents.num_rows
