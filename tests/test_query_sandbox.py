@@ -69,7 +69,13 @@ ATTACKS = [
     ("reset lock", "RESET lock_configuration", "refused: SET"),
     ("pragma set", "PRAGMA threads=64", "refused: SET"),
     ("explain analyze copy", "EXPLAIN ANALYZE COPY (SELECT 1) TO '{out}/explained.csv'",
-     "refused: COPY statement under EXPLAIN ANALYZE"),
+     "refused: COPY statement under EXPLAIN"),
+    ("explain /* comment */ analyze copy inside the store",
+     "EXPLAIN /* x */ ANALYZE COPY (SELECT 1 AS x) TO '{live}' (FORMAT parquet)",
+     "refused: COPY statement under EXPLAIN"),
+    ("explain -- comment analyze copy",
+     "EXPLAIN -- x\n ANALYZE COPY (SELECT 1) TO '{out}/explained2.csv'",
+     "refused: COPY statement under EXPLAIN"),
     ("create", "CREATE TABLE t AS SELECT 1", "refused: CREATE"),
     ("insert", "INSERT INTO quarantine SELECT * FROM quarantine", "refused: INSERT"),
     ("call checkpoint", "CALL checkpoint()", "refused: CALL"),
@@ -173,7 +179,9 @@ def test_the_classifier_uses_duckdbs_parser(tmp_path):
     for ok in ["select 1", "with a as (select 1) select * from a", "from range(3)",
                "values (1)", "describe select 1", "show tables", "summarize select 1",
                "explain select 1", "explain analyze select 1", "pragma version",
-               "call duckdb_settings()", "select 'COPY x TO y; ATTACH' AS s -- COPY"]:
+               "call duckdb_settings()", "/* c */ call main.pragma_version()",
+               "explain (format json) select 1", "explain /* c */ analyze select 1",
+               "select 'COPY x TO y; ATTACH' AS s -- COPY"]:
         check_read_only(con, ok)
     for bad, kind in [("copy (select 1) to 'x.csv'", "COPY"), ("export database 'd'", "EXPORT"),
                       ("attach 'a.db'", "ATTACH"), ("load json", "LOAD"),
@@ -182,7 +190,10 @@ def test_the_classifier_uses_duckdbs_parser(tmp_path):
                       ("update t set a = 1", "UPDATE"), ("delete from t", "DELETE"),
                       ("drop table t", "DROP"), ("create macro m() as 1", "CREATE"),
                       ("begin", "TRANSACTION"), ("vacuum", "VACUUM"), ("checkpoint", "CALL"),
+                      ("call /* c */ force_checkpoint()", "CALL"),
                       ("explain analyze copy (select 1) to 'x'", "COPY"),
+                      ("explain /* c */ analyze copy (select 1) to 'x'", "COPY"),
+                      ("/* c */ explain -- c\n analyze copy (select 1) to 'x'", "COPY"),
                       ("select 1; detach d", "DETACH")]:
         with pytest.raises(QueryRefused, match=f"refused: {kind}"):
             check_read_only(con, bad)

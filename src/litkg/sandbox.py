@@ -35,12 +35,8 @@ import duckdb
 DEFAULT_MEMORY_LIMIT = "4GB"
 #: What a refusal tells the user they may run.
 ALLOWED = "SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA that reads"
-_READ_CALL = re.compile(r"^\s*call\s+(?:\"?\w+\"?\.)*\"?(pragma_\w+|duckdb_\w+)\"?\s*\(", re.I)
-# EXPLAIN [(options)] [ANALYZE] <statement>
-_EXPLAIN = re.compile(
-    r"^\s*explain\s*(?:\((?P<opts>[^()]*)\)\s*)?(?P<analyze>analy[sz]e\b)?\s*(?P<rest>.*)$",
-    re.I | re.S,
-)
+_READ_FUNCTION = re.compile(r"^(pragma|duckdb)_\w+$", re.I)
+_WORD = re.compile(r"\w+|.", re.S)
 
 
 class QueryRefused(ValueError):
@@ -84,24 +80,57 @@ def _check_statement(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement
     if kind == "SELECT":
         return
     if kind == "CALL":
-        if _READ_CALL.match(_text(statement)):
+        if _READ_FUNCTION.match(_called(_text(statement)) or ""):
             return
         raise _refuse("CALL", " of a function other than the pragma_*/duckdb_* table functions")
     if kind == "EXPLAIN":
-        m = _EXPLAIN.match(_text(statement))
-        if m is None:
-            raise _refuse("EXPLAIN", " that could not be read")
-        if not m.group("analyze") and "analy" not in (m.group("opts") or "").lower():
-            return  # a plan is only described, nothing runs
+        # EXPLAIN ANALYZE runs its statement: whatever the form, the statement explained must
+        # be a read itself (found with DuckDB's tokenizer, which skips comments)
+        inner = _explained(_text(statement))
         try:
-            inner = con.extract_statements(m.group("rest"))
+            kinds = [_type_name(s) for s in con.extract_statements(inner)] if inner else []
         except duckdb.Error:
-            raise _refuse("EXPLAIN ANALYZE", " that could not be read") from None
-        for s in inner:
-            if _type_name(s) != "SELECT":
-                raise _refuse(_type_name(s), " under EXPLAIN ANALYZE")
+            kinds = []
+        if not kinds:
+            raise _refuse("EXPLAIN", " whose statement could not be read")
+        for inner_kind in kinds:
+            if inner_kind != "SELECT":
+                raise _refuse(inner_kind, " under EXPLAIN")
         return
     raise _refuse(kind)
+
+
+def _words(text: str) -> tuple[list[int], list[str]]:
+    """Token positions and lower-cased tokens of `text` (DuckDB's tokenizer: no comments)."""
+    positions = [p for p, _ in duckdb.tokenize(text)]
+    return positions, [_WORD.match(text, p).group(0).lower() for p in positions]
+
+
+def _called(text: str) -> str | None:
+    """The function name of `CALL [schema.]name(...)`, None if not found."""
+    _, words = _words(text)
+    if len(words) < 3 or words[0] != "call" or "(" not in words:
+        return None
+    name = words[1:words.index("(")]
+    return name[-1] if name and all(w == "." for w in name[1::2]) else None
+
+
+def _explained(text: str) -> str | None:
+    """The statement of `EXPLAIN [(options)] [ANALYZE] <statement>`, None if not found."""
+    tokens, words = _words(text)
+    if not words or words[0] != "explain":
+        return None
+    i = 1
+    if i < len(words) and words[i] == "(":
+        depth = 0
+        while i < len(words):
+            depth += {"(": 1, ")": -1}.get(words[i], 0)
+            i += 1
+            if depth == 0:
+                break
+    if i < len(words) and words[i] in ("analyze", "analyse"):
+        i += 1
+    return text[tokens[i]:] if i < len(tokens) else None
 
 
 def memory_limit() -> str:
