@@ -6,10 +6,14 @@ Two locks, both needed:
    own parser (`extract_statements`) and anything but a read is refused with a one-line error
    naming the statement type. Reads: SELECT (also WITH, FROM-first, VALUES, DESCRIBE, SHOW,
    SUMMARIZE and the PRAGMAs that read, which DuckDB parses as SELECT), EXPLAIN (EXPLAIN ANALYZE
-   runs its statement, so that statement must be a read too) and CALL of a metadata table
-   function (`pragma_*`, `duckdb_*`). Refused: COPY, EXPORT, ATTACH/DETACH/USE, INSTALL/LOAD,
+   runs its statement, so any statement explained must be a read too; found with DuckDB's
+   tokenizer, so comments cannot hide an ANALYZE) and CALL of a metadata table function
+   (`pragma_*`, `duckdb_*`); no statement may call a table function that writes
+   (`WRITING_FUNCTIONS`: checkpoint, DuckLake's maintenance functions that delete files).
+   Refused: COPY, EXPORT, ATTACH/DETACH/USE, INSTALL/LOAD,
    SET/RESET, PRAGMA that sets, CREATE/INSERT/UPDATE/DELETE/DROP/ALTER, PREPARE/EXECUTE,
-   transactions, CHECKPOINT, VACUUM... The connection alone could not refuse a COPY over a file
+   transactions, CHECKPOINT, VACUUM, a PIVOT without an IN list (it creates a type)... The
+   connection alone could not refuse a COPY over a file
    of the store: the store's own directories must stay readable, and DuckDB's allowed
    directories are writable too.
 2. **The connection** (`lock_reader`): external access off except the store's directories
@@ -75,8 +79,23 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         _check_statement(con, statement)
 
 
+#: Table functions that write or delete (the database, or a DuckLake's files) although they
+#: are called from a SELECT: refused whatever the store's format.
+WRITING_FUNCTIONS = frozenset({
+    "checkpoint", "force_checkpoint", "ducklake_cleanup_old_files",
+    "ducklake_delete_orphaned_files", "ducklake_expire_snapshots",
+    "ducklake_merge_adjacent_files", "ducklake_rewrite_data_files",
+    "ducklake_flush_inlined_data", "ducklake_add_data_files", "ducklake_set_option",
+    "ducklake_set_commit_message",
+})
+
+
 def _check_statement(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> None:
     kind = _type_name(statement)
+    _, words = _words(_text(statement))
+    for word, after in zip(words, words[1:], strict=False):
+        if after == "(" and word in WRITING_FUNCTIONS:
+            raise _refuse(kind, f" calling {word}(), which writes")
     if kind == "SELECT":
         return
     if kind == "CALL":
