@@ -88,10 +88,21 @@ def _prefect_file(root: Path) -> Path:
     return path
 
 
+def _post(stack: Stack, path: str, body: dict) -> dict:
+    """POST to the server's API; retried while the busy SQLite server answers with an error
+    (its scheduler writes at the same time)."""
+    for _ in range(10):
+        response = stack.http.post(path, json=body)
+        if response.status_code < 300:
+            return response.json()
+        time.sleep(1)
+    raise AssertionError(f"POST {path}: {response.status_code} {response.text[:500]}")
+
+
 def _flow_runs(stack: Stack, deployment_id: str) -> list[dict]:
     body = {"deployments": {"id": {"any_": [deployment_id]}}, "sort": "EXPECTED_START_TIME_ASC",
             "limit": 20}
-    return stack.http.post("/flow_runs/filter", json=body).json()
+    return _post(stack, "/flow_runs/filter", body)
 
 
 def _days(home: Path) -> dict[date, int]:
@@ -139,11 +150,11 @@ def test_the_scheduler_fires_the_nightly_and_a_worker_completes_it(tmp_path):
             (at,) = fire_times(schedule["schedule"]["cron"], schedule["schedule"]["timezone"],
                                change, 1)
             dst_home = tmp_path / f"dst-{change}"
-            run = stack.http.post(f"/deployments/{real['id']}/create_flow_run", json={
+            run = _post(stack, f"/deployments/{real['id']}/create_flow_run", {
                 "parameters": {"home": str(dst_home)},
                 "state": {"type": "SCHEDULED",
                           "state_details": {"scheduled_time": at.isoformat()}},
-            }).json()
+            })
             dst_runs[change] = (run["id"], dst_home, at)
 
         # the scheduler (not the test) creates the every-minute nightly's runs
