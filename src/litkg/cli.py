@@ -720,3 +720,8 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+from litkg import cli_store  # noqa: E402 - the rebuild / verify commands
+
+app.command()(cli_store.rebuild)
+app.command()(cli_store.verify)

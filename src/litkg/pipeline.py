@@ -63,6 +63,7 @@ class RunSummary:
     newly_contested: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
+    construct_mode: str = ""  # rebuild | incremental (see construct.choose_mode)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)
@@ -85,6 +86,7 @@ class RunSummary:
             "newly_contested": self.newly_contested,
             "stage_seconds": self.stage_seconds,
             "wall_s": round(self.wall_s, 3),
+            "construct_mode": self.construct_mode,
         }
 
     def to_markdown(self) -> str:
@@ -434,6 +436,7 @@ def commit_run(
         t3 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
         counts = construct(tx, vocab, recorded_at=now)
+        summary.construct_mode = str(counts["mode"])
         construct_s = time.perf_counter() - t3
         summary.add_time("construct", construct_s)
         share = construct_s / len(extractions)

@@ -22,7 +22,7 @@ def snapshot_counts_sql() -> str:
     """Counts as of every day in `_snapshot_days(day)`: cumulative sums of +1/-1 events."""
     pivots = ", ".join(f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS)
     return f"""
-    WITH dv AS (SELECT * FROM _doc_live),
+    WITH dv AS (SELECT * FROM doc_runs),
     ev AS (
         SELECT live_from AS d, 'documents' AS m, 1 AS x FROM dv
         UNION ALL SELECT live_to, 'documents', -1 FROM dv WHERE live_to IS NOT NULL
