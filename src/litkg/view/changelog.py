@@ -29,6 +29,12 @@ def _num(x: float | None) -> str:
     return f"{x:.4f}" if x > 0.99 else f"{x:.2f}"
 
 
+def _pair(a: float | None, b: float | None) -> tuple[str, str]:
+    """Two confidences in one format: four decimals if either is near 1, else two."""
+    digits = 4 if max(a or 0, b or 0) > 0.99 else 2
+    return tuple("?" if x is None else f"{x:.{digits}f}" for x in (a, b))  # type: ignore
+
+
 def _papers(n: int | None) -> str:
     return f"{n} paper" + ("" if n == 1 else "s")
 
@@ -45,14 +51,11 @@ def sentence(row: dict[str, Any]) -> str:
                        row["winner_object"] or "?", row["winner_context"])
         new = "" if row.get("prev_support") is not None else "new and "
         text = (f"{what} is {new}now contested by '{winner}', "
-                f"{_num(row['confidence'])} vs {_num(row['winner_confidence'])}")
-    elif change == "reinforced":
-        text = (f"{what} is reinforced: {_papers(row['prev_support'])} → "
-                f"{row['support']}, confidence {_num(row['prev_confidence'])} → "
-                f"{_num(row['confidence'])}")
-    elif change == "weakened":
-        text = (f"{what} is weakened: {_papers(row['prev_support'])} → {row['support']}, "
-                f"confidence {_num(row['prev_confidence'])} → {_num(row['confidence'])}")
+                f"{row['confidence']:.2f} vs {row['winner_confidence'] or 0:.2f}")
+    elif change in ("reinforced", "weakened"):
+        before, after = _pair(row["prev_confidence"], row["confidence"])
+        text = (f"{what} is {change}: {_papers(row['prev_support'])} → {row['support']}, "
+                f"confidence {before} → {after}")
     elif change == "resolved":
         text = (f"{what} is no longer contested (confidence {_num(row['confidence'])}, "
                 f"{_papers(row['support'])})")

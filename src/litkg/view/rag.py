@@ -16,6 +16,20 @@ def as_dicts(rows: pl.DataFrame) -> list[dict[str, Any]]:
     return json.loads(json.dumps(rows.to_dicts(), default=str))
 
 
+def document(entity: dict[str, Any], as_of: Any, rows: pl.DataFrame) -> dict[str, Any]:
+    """What `litkg context --format json` prints and `/api/context` returns: the entity the
+    text resolved to (and how), the day, the claims and the same as Markdown."""
+    return {"entity": json.loads(json.dumps(entity, default=str)), "as_of": str(as_of),
+            "claims": as_dicts(rows), "markdown": as_markdown(rows, title(entity), as_of)}
+
+
+def title(entity: dict[str, Any]) -> str:
+    """An entity's name, with its canonical form when that says more (KD: knowledge
+    distillation)."""
+    name, canonical = entity["name"], entity.get("canonical") or ""
+    return name if canonical.lower() == name.lower() else f"{name} ({canonical})"
+
+
 def as_markdown(rows: pl.DataFrame, entity: str | None = None, as_of: Any = None) -> str:
     """The claims as a Markdown list, each with its status, what beats it or what it beats, and
     its evidence sentences with document ids."""
