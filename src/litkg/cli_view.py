@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -159,3 +159,22 @@ def changes(
             print(row["sentence"])
     if not rows:
         cli.err.print(f"no change in ({d1}, {d2}]")
+
+
+def demo_report(home: Path | None, since: date) -> Path:
+    """The end of `litkg demo`: the report beside the store (changes since `since`), its path
+    and how to explore the store."""
+    from litkg import cli
+    from litkg.view import report as reports
+
+    graph = _open(home)
+    out = graph.home.parent / "report.html"
+    try:
+        written = reports.write(graph, out, since=since - timedelta(days=1))
+    finally:
+        graph.close()
+    cli.console.print(f"\n[bold]== report ==[/]\nwrote {out} ({written.plots} plots): open it "
+                      "in a browser (file://, no network needed)", soft_wrap=True)
+    cli.console.print(f"explore the store: [bold]litkg serve --home {graph.home}[/] then open "
+                      "http://127.0.0.1:8765/", soft_wrap=True)
+    return out
