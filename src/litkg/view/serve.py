@@ -88,7 +88,7 @@ class Explorer:
         best = self.resolve(q) if q.strip() else None
         with self.lock:
             rows = self.graph.sql(
-                "SELECT e.entity_id, e.name, e.entity_type, e.mention_count, "
+                "SELECT e.entity_id, e.name, e.canonical, e.entity_type, e.mention_count, "
                 "list(DISTINCT a.alias ORDER BY a.alias) AS matched "
                 "FROM aliases a JOIN entities e USING (entity_id) "
                 "WHERE contains(lower(a.alias), lower($q)) "
@@ -97,9 +97,12 @@ class Explorer:
         out = []
         if best is not None:
             out.append({"entity_id": best["entity_id"], "name": best["name"],
-                        "match": best["match"], "score": best["score"]})
+                        "canonical": best["canonical"], "match": best["match"],
+                        "score": best["score"]})
         out += [{**r, "match": "substring"} for r in rows
                 if best is None or r["entity_id"] != best["entity_id"]]
+        for r in out:
+            r["label"] = rag.title(r)  # KD (knowledge distillation)
         return _jsonable(out[:limit])
 
     def entity(self, entity_id: str, as_of: date | None, hops: int) -> dict[str, Any]:
