@@ -7,7 +7,7 @@ export LITKG_HOME ?= $(CURDIR)/data/store
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean model browser test-browser
+.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean model browser test-browser screenshots
 
 # The student extractors are built here, not downloaded: trained from ../shared/data with fixed
 # seeds into data/models/ (ignored by git). One thread each: the machine is shared.
@@ -54,6 +54,10 @@ browser:
 
 test-browser: install browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
+
+# docs/report.png and docs/entity.png (linked from the README), taken by the browser tests.
+screenshots: install browser
+	LITKG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
 
 # The merge semantics against the reference oracle and properties (a)-(d), 1,000 generated
 # streams each (CI runs 50 for the oracle, 25 for (a)-(d)). Long: about 1 h on 2 cores.

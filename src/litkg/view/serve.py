@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -171,14 +171,15 @@ def create_app(graph: Graph) -> FastAPI:
             home=str(graph.home))
 
     @app.get("/entity/{ref}", response_class=HTMLResponse, response_model=None)
-    def entity_page(ref: str, as_of: str | None = None,
+    def entity_page(ref: str, request: Request, as_of: str | None = None,
                     hops: int = Query(1, ge=1, le=2)) -> str | RedirectResponse:
         info = ex.entity_row(ref)
         if info is None:  # a name, alias or acronym: go to its entity's page
             hit = ex.resolve(ref)
             if hit is None:
                 raise HTTPException(404, f"no entity named {ref!r}")
-            return RedirectResponse(f"{hit['entity_id']}", status_code=307)
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{hit['entity_id']}{query}", status_code=307)
         days = [str(d) for d in ex.days()]
         day = str(_parse_day(as_of, "as_of") or (days[-1] if days else date.today()))
         return env.get_template("entity.html.j2").render(

@@ -63,6 +63,34 @@
     document.getElementById("table-day").textContent = data.as_of;
   }
 
+  // The entity at the centre, its neighbours evenly on a ring, each second-hop node on an
+  // outer ring within the angular sector of the neighbour that reaches it.
+  function radial(graph) {
+    const ring1 = graph.nodes.filter((n) => n.hop === 1).map((n) => n.id);
+    const sector = (2 * Math.PI) / Math.max(ring1.length, 1);
+    const angle = { [entity]: 0 };
+    ring1.forEach((id, i) => { angle[id] = i * sector - Math.PI / 3; });
+    const children = {};
+    for (const e of graph.edges) {
+      for (const [a, b] of [[e.source, e.target], [e.target, e.source]]) {
+        if (ring1.includes(a) && !(b in angle) && !Object.values(children).flat().includes(b)) {
+          (children[a] = children[a] || []).push(b);
+        }
+      }
+    }
+    const pos = { [entity]: { x: 0, y: 0 } };
+    const r1 = 90 + 12 * ring1.length;
+    for (const id of ring1) pos[id] = { x: r1 * Math.cos(angle[id]), y: r1 * Math.sin(angle[id]) };
+    for (const [parent, kids] of Object.entries(children)) {
+      kids.forEach((id, j) => {
+        const a = angle[parent] + sector * ((j + 1) / (kids.length + 1) - 0.5) * 0.9;
+        const r2 = r1 + 110 + 8 * kids.length;
+        pos[id] = { x: r2 * Math.cos(a), y: r2 * Math.sin(a) };
+      });
+    }
+    return pos;
+  }
+
   function renderGraph(data) {
     if (typeof cytoscape !== "function") return;
     const elements = [];
@@ -80,10 +108,8 @@
       container: document.getElementById("graph"),
       elements: elements,
       minZoom: 0.2,
-      maxZoom: 1.2, // a small neighbourhood is not blown up to fill the box
-      // an ego network: the entity in the middle, each hop a ring around it
-      layout: { name: "concentric", concentric: (n) => 10 - n.data("hop"),
-                levelWidth: () => 1, minNodeSpacing: 70, padding: 30, animate: false },
+      maxZoom: 1.6, // a small neighbourhood is not blown up to fill the box
+      layout: { name: "preset", positions: radial(data.graph) },
       style: [
         { selector: "node", style: { label: "data(label)", "font-size": 11,
           "background-color": "#74c0fc", width: 18, height: 18, "text-valign": "bottom" } },
@@ -96,6 +122,7 @@
           width: "data(width)" } },
       ],
     });
+    cy.fit(undefined, 40);
     cy.center();
     cy.on("tap", "node", (evt) => {
       const id = evt.target.id();
