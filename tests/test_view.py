@@ -200,3 +200,32 @@ def test_report_refuses_since_after_as_of(demo_store, tmp_path):
                                  "2024-03-10", "--since", "2024-03-20", "--home",
                                  str(demo_store)])
     assert result.exit_code == 1 and "must be before" in result.output
+
+
+def test_litkg_serve_listens_on_loopback_and_answers(demo_store):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "litkg", "serve", "--port", str(port),
+                             "--home", str(demo_store)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                days = httpx.get(f"http://127.0.0.1:{port}/api/days", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+                time.sleep(0.2)
+        assert days[0] == "2024-03-01" and days[-1] == "2024-04-01"
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert f"on http://127.0.0.1:{port}/" in stderr

@@ -73,7 +73,7 @@ def report(
     finally:
         graph.close()
     cli.err.print(f"wrote {out} (the graph on {written.as_of}, changes since {written.since}, "
-                  f"{written.plots} plots)")
+                  f"{written.plots} plots)", soft_wrap=True)
     print(out.resolve())
 
 
@@ -98,7 +98,8 @@ def serve(
         cli.err.print(f"[yellow]warning: listening on {host}: anyone who can reach this "
                       "machine can read the store (no authentication)[/]")
     graph = _open(home)
-    cli.err.print(f"litkg explorer of {graph.home} on http://{host}:{port}/ (Ctrl-C stops it)")
+    cli.err.print(f"litkg explorer of {graph.home} on http://{host}:{port}/ (Ctrl-C stops it)",
+                  soft_wrap=True)
     try:
         run_server(graph, host=host, port=port)
     finally:
@@ -126,7 +127,7 @@ def export(
     finally:
         graph.close()
     what = ", ".join(f"{n} {k}" for k, n in counts.items())
-    cli.err.print(f"wrote {out} ({fmt.value}, the graph on {day}: {what})")
+    cli.err.print(f"wrote {out} ({fmt.value}, the graph on {day}: {what})", soft_wrap=True)
 
 
 def changes(
