@@ -229,3 +229,11 @@ def test_litkg_serve_listens_on_loopback_and_answers(demo_store):
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert f"on http://127.0.0.1:{port}/" in stderr
+
+
+@pytest.mark.parametrize("args", [["report", "--out", "x.html"], ["export", "-f", "jsonl", "-o",
+                                  "x.jsonl"], ["changes", "2024-03-01"], ["serve"]])
+def test_commands_without_a_store_fail_in_one_line(args, tmp_path):
+    result = runner.invoke(app, [*args, "--home", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "no litkg store" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
