@@ -116,3 +116,24 @@ def test_verify_finds_a_damaged_table_and_rebuild_repairs_it(tmp_path):
     fixed = runner.invoke(app, ["rebuild", *home])
     assert fixed.exit_code == 0, fixed.output
     assert runner.invoke(app, ["verify", *home]).exit_code == 0
+
+
+def test_a_new_claim_is_judged_against_its_stored_contradiction(tmp_path):
+    """Day 2 adds only "B outperforms A"; the stored "A outperforms B" (untouched by day 2)
+    must still contest it, and be re-judged itself: partners are recomputed together."""
+    src = write_records(tmp_path / "in.jsonl", [
+        {"doc_id": "pmid:1", "title": "t", "published": day(1),
+         "abstract": abstract(claim("A", "outperforms", "B", "", 0.9))},
+        {"doc_id": "pmid:2", "title": "t", "published": day(2),
+         "abstract": abstract(claim("B", "outperforms", "A", "", 0.5))},
+        {"doc_id": "pmid:3", "title": "t", "published": day(3),
+         "abstract": abstract(claim("B", "outperforms", "A", "", 0.95))},
+    ])
+    store = Store(tmp_path / "store")
+    with incremental_only():
+        for n in (1, 2, 3):
+            commit(store, [day(n)], [src], "ml")
+            assert differences(store, rebuilt_copy(store, tmp_path / f"r{n}")) == {}
+    statuses = dict(store.connect().execute(
+        "SELECT subject || '>' || object, status FROM edges_as_of(?)", [day(3)]).fetchall())
+    assert statuses == {"a>b": "contested", "b>a": "active"}

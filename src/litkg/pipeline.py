@@ -435,13 +435,17 @@ def commit_run(
             day_seconds[ex.day] = ex.seconds + time.perf_counter() - t2
         t3 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
+        # nothing before the earliest input day written since the last construction changes
+        dirty = [date.fromisoformat(d) for days in tx.dirty_days().values() for d in days]
         counts = construct(tx, vocab, recorded_at=now)
         summary.construct_mode = str(counts["mode"])
+        since = min([*dirty, *day_seconds]) if counts["mode"] == "incremental" else None
         construct_s = time.perf_counter() - t3
         summary.add_time("construct", construct_s)
         share = construct_s / len(extractions)
         t4 = time.perf_counter()
-        write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id)
+        write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id,
+                        since=since)
         _record_run(tx, summary, counts, now)
         _summarise(tx, summary)
         tx.commit({"vocabulary": vocab.name, "extractor": extractor_key,
