@@ -7,7 +7,7 @@ export LITKG_HOME ?= $(CURDIR)/data/store
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean model
+.PHONY: install demo test test-thorough lint test-live quality bench bench-llm clean model browser test-browser screenshots
 
 # The student extractors are built here, not downloaded: trained from ../shared/data with fixed
 # seeds into data/models/ (ignored by git). One thread each: the machine is shared.
@@ -34,8 +34,30 @@ demo: install
 lint: install
 	$(BIN)/ruff check src flows extractors schema tests bench setup.py
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The browser tests (tests/test_browser.py) drive Debian's chromium through playwright's Python
+# package (never `playwright install`, which downloads browsers). Installed here when missing
+# and running as root: about 40 s with apt-get update (measured on this CI's image), so it is
+# part of `make test`; without root and without chromium the browser tests are skipped.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends chromium; \
+	else \
+		echo "note: $(CHROMIUM) is missing and this is not root: browser tests will be skipped"; \
+	fi
+
+test-browser: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
+
+# docs/report.png and docs/entity.png (linked from the README), taken by the browser tests.
+screenshots: install browser
+	LITKG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
 
 # The merge semantics against the reference oracle and properties (a)-(d), 1,000 generated
 # streams each (CI runs 50 for the oracle, 25 for (a)-(d)). Long: about 1 h on 2 cores.

@@ -43,3 +43,17 @@ def sample_store(tmp_path_factory, spacy_extractor) -> Store:
         extractor=spacy_extractor,
     )
     return store
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory, spacy_extractor) -> Path:
+    """The store `litkg demo` builds (the March 2024 backfill of the sample corpus, then the
+    nightly run of 2024-04-01), through the Python API; shared by the view and browser tests."""
+    import litkg
+    from litkg import demo
+
+    home = tmp_path_factory.mktemp("demo") / "store"
+    litkg.backfill(demo.BACKFILL_START, demo.BACKFILL_END, sources=[demo.sample_dir()],
+                   home=home, extractor=spacy_extractor)
+    litkg.run(demo.NIGHTLY, sources=[demo.sample_dir()], home=home, extractor=spacy_extractor)
+    return home

@@ -53,15 +53,39 @@ def day(n: int) -> date:
     return date(2024, 1, n)
 
 
+def contradiction(vocab: str, s: str, r: str, o: str) -> tuple[str, str, str] | None:
+    """A claim that contradicts (s, r, o) under the vocabulary's rules, if any."""
+    from litkg import schema
+
+    for rule in schema.vocabulary(vocab).contradiction_rules():
+        if rule["relation"] == r:
+            return (o, rule["partner"], s) if rule["reversed"] else (s, rule["partner"], o)
+    return None
+
+
 @st.composite
 def streams(draw: st.DrawFn) -> dict:
     vocab = draw(st.sampled_from(sorted(POOLS)))
     entities, relations = POOLS[vocab]
-    claims = st.builds(
-        claim, st.sampled_from(entities), st.sampled_from(relations),
-        st.sampled_from(entities), st.sampled_from(CONTEXTS),
-        st.sampled_from([0.3, 0.5, 0.7, 0.9]),
-    )
+    seen: list[tuple[str, str, str, str]] = []
+
+    @st.composite
+    def claims(draw2: st.DrawFn) -> str:
+        # half of the claims contradict an earlier one (often in another document, day or
+        # commit), mostly in its context: contested and re-judged edges must be common
+        ctx = draw2(st.sampled_from(CONTEXTS))
+        triple = None
+        if seen and draw2(st.booleans()):
+            s, r, o, old_ctx = draw2(st.sampled_from(seen))
+            triple = contradiction(vocab, s, r, o)
+            ctx = old_ctx if draw2(st.integers(0, 2)) else ctx
+        if triple is None:
+            triple = (draw2(st.sampled_from(entities)), draw2(st.sampled_from(relations)),
+                      draw2(st.sampled_from(entities)))
+        seen.append((*triple, ctx))
+        return claim(*triple, ctx, draw2(st.sampled_from([0.3, 0.5, 0.7, 0.9])))
+
+    claims = claims()
     main, late, texts = [], [], []
     for _ in range(draw(st.integers(1, 10))):
         if texts and draw(st.integers(0, 4)) == 0:

@@ -47,7 +47,9 @@ def test_paths_are_made_absolute_because_a_worker_runs_flows_in_a_temporary_dire
     settings = deploy.Settings(home=Path("store"), sources=("in/*.jsonl", "/abs/x.xml"),
                                vocabulary="my_vocab.yaml", extractor="llm",
                                timezone="UTC", cron="30 4 * * *")
-    nightly, backfill = deploy.build(settings)
+    built = {d.name: d for d in deploy.build(settings)}
+    nightly, backfill, verify = (built[n] for n in ("litkg-nightly", "litkg-backfill",
+                                                     "litkg-verify"))
     assert nightly.parameters == {
         "home": str(tmp_path / "store"),
         "source": [str(tmp_path / "in" / "*.jsonl"), "/abs/x.xml"],
@@ -58,6 +60,10 @@ def test_paths_are_made_absolute_because_a_worker_runs_flows_in_a_temporary_dire
     assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [
         ("30 4 * * *", "UTC")]
     assert "timezone" not in backfill.parameters and not backfill.schedules
+    # the weekly check reads only the store, on its own schedule
+    assert verify.parameters == {"home": str(tmp_path / "store")}
+    assert [(s.schedule.cron, s.schedule.timezone) for s in verify.schedules] == [
+        ("0 4 * * 0", "UTC")]
 
 
 def test_unset_home_and_source_are_left_to_the_workers_environment():

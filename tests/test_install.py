@@ -211,6 +211,9 @@ def test_litkg_demo_then_query_and_stats_from_the_installed_package_need_no_chec
     assert int(api) == edge["support"] + 1  # the Python API, from the wheel (+1 on 2024-04-01)
     assert stats["rows"]["quarantine"] > 0  # the sample's malformed file, reported not fatal
     assert re.search(r"│ all +│ +\d+ │ +\d+ │", out)  # the gold check's total row
+    report = tmp_path / "report.html"  # the demo ends with the report, beside the store
+    assert f"wrote {report}" in out and "litkg serve --home" in out
+    assert report.read_text().count('class="plot') >= 12  # plots rendered from the wheel
 
 
 def test_deployments_from_the_installed_package_run_on_a_worker(

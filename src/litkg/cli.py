@@ -374,30 +374,36 @@ def context(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Day (default: latest).")] = None,
     hops: Annotated[int, typer.Option(help="Claims within this many edges.")] = 1,
     limit: Annotated[int, typer.Option(help="Max claims.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="md: a Markdown list to paste into a prompt; "
+                          "json: one JSON document (as the explorer's /api/context).")
+    ] = "md",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one per claim.")] = False,
     home: HomeOpt = None,
 ) -> None:
     """What the graph says around an entity on a day, with evidence sentences and their
     documents (retrieval for a RAG prompt): the same as the Python API's `kg.context`."""
     from litkg.graph import open as open_graph
+    from litkg.view import rag
 
+    if fmt not in ("md", "json"):
+        _fail(f"--format must be md or json, got {fmt!r}")
     try:
-        rows = open_graph(home).context(text, as_of=as_of, hops=hops, limit=limit)
+        graph = open_graph(home)
+        entity = graph.resolve(text).row(0, named=True)
+        rows = graph.context(text, as_of=as_of, hops=hops, limit=limit)
     except StoreError as exc:
         _fail(str(exc))
     except (LookupError, ValueError) as exc:
         _fail(str(exc).strip("'\""))
-    for claim in rows.iter_rows(named=True):
-        if as_json:
+    day = as_of or str(graph.latest_day())
+    if as_json:
+        for claim in rows.iter_rows(named=True):
             print(json.dumps(claim, default=str))
-            continue
-        ctx = f" [{claim['context']}]" if claim["context"] else ""
-        vs = f" (contested by: {claim['beaten_by']})" if claim["beaten_by"] else ""
-        print(f"- {claim['subject']} {claim['relation']} {claim['object']}{ctx}: "
-              f"confidence {claim['confidence']:.2f}, support {claim['support']}, "
-              f"{claim['status']}{vs}")
-        for ev in claim["evidence"]:
-            print(f"    \"{ev['sentence']}\" [{ev['doc_id']}, {ev['day']}]")
+    elif fmt == "json":
+        print(json.dumps(rag.document(entity, day, rows), indent=1))
+    else:
+        print(rag.as_markdown(rows, rag.title(entity), day))
 
 
 def _write_result(table, fmt: OutputFormat, output: Path | None) -> None:  # noqa: ANN001
@@ -741,6 +747,12 @@ app.callback()(cli_release.main_options)
 app.command()(cli_release.demo)
 app.command()(cli_release.deploy)
 
+# Seeing and using the graph (issue 15): report, serve, export, changes.
+from litkg import cli_view  # noqa: E402
+
+for _command in (cli_view.report, cli_view.serve, cli_view.export, cli_view.changes):
+    app.command()(_command)
+
 from litkg.train_cli import train_app  # noqa: E402 - the `train` command group
 
 app.add_typer(train_app, name="train")
@@ -752,3 +764,8 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+from litkg import cli_store  # noqa: E402 - the rebuild / verify commands
+
+app.command()(cli_store.rebuild)
+app.command()(cli_store.verify)

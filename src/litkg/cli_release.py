@@ -102,6 +102,9 @@ def demo(
     cli.console.print("\n[bold]== planted facts recovered (gold.yaml of the sample) ==[/]")
     cli.check_gold_cmd(sample.gold_file(), end=sample.GOLD_END, home=home)
     cli.stats(home=home, as_json=False)
+    from litkg.cli_view import demo_report
+
+    demo_report(home, since=sample.BACKFILL_START)
 
 
 def deploy(

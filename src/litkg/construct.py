@@ -12,9 +12,13 @@ plain-Python specification.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import duckdb
 
 from litkg import schema
 from litkg.store import Transaction
@@ -27,79 +31,178 @@ LOG_SCALE = 1_000_000_000
 MAX_CONFIDENCE = 0.999999
 
 
-def _load_vocabulary(tx: Transaction, vocab: schema.Vocabulary) -> None:
-    tx.sql(
+def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -> None:
+    con.execute(
         "CREATE OR REPLACE TEMP TABLE _rel_rules "
         "(relation VARCHAR, canonical VARCHAR, swap BOOLEAN, is_symmetric BOOLEAN)"
     )
     rules = vocab.relation_rules()
     if rules:
-        tx.con.executemany(
+        con.executemany(
             "INSERT INTO _rel_rules VALUES (?, ?, ?, ?)",
             [[r["relation"], r["canonical"], r["swap"], r["symmetric"]] for r in rules],
         )
-    tx.sql(
+    con.execute(
         "CREATE OR REPLACE TEMP TABLE _contra_rules "
         "(relation VARCHAR, partner VARCHAR, is_reversed BOOLEAN)"
     )
     contra = vocab.contradiction_rules()
     if contra:
-        tx.con.executemany(
+        con.executemany(
             "INSERT INTO _contra_rules VALUES (?, ?, ?)",
             [[r["relation"], r["partner"], r["reversed"]] for r in contra],
         )
 
 
 STEP_DIR = Path(__file__).parent / "sql" / "construct"
+MODES = ("rebuild", "incremental")
+# The stored state the incremental path reads (doc_runs, acronym_defs, mentions.surface_key):
+# a store without it, or with an older layout, is rebuilt once.
+STATE_VERSION = 1
+# An incremental commit whose scope holds more than this share of all documents is a rebuild
+# (the same tables, computed in one pass).
+REBUILD_SHARE = 0.25
+# The constructor's input tables, seen by the document-level steps through `_in_<name>` views.
+INPUTS = ("documents", "deletions", "document_ids", "abbreviations")
 
 
-def _load_steps() -> list[tuple[str, str]]:
-    """The pipeline, one numbered `.sql` file per step: `07_live.sql` makes temp table `_live`."""
+@dataclass(frozen=True)
+class Step:
+    name: str  # the temp table (or view) it makes: `07_defs.sql` makes `_defs`
+    sql: str
+    view: bool  # `-- materialize: view` in the file: a view, not a table
+
+
+def load_steps(mode: str) -> list[Step]:
+    """The pipeline for `mode`, one numbered `.sql` file per step. `NN_name.sql` runs in both
+    modes; `NN_name.rebuild.sql` / `NN_name.incremental.sql` are a step's two variants."""
+    if mode not in MODES:
+        raise ValueError(f"unknown construction mode {mode!r} (one of {MODES})")
     steps = []
     for path in sorted(STEP_DIR.glob("[0-9][0-9]_*.sql")):
-        steps.append(("_" + path.stem.split("_", 1)[1], path.read_text(encoding="utf-8")))
+        stem, _, variant = path.name.removesuffix(".sql").partition(".")
+        if variant and variant != mode:
+            continue
+        sql = path.read_text(encoding="utf-8")
+        steps.append(Step("_" + stem.split("_", 1)[1], sql, "-- materialize: view" in sql))
     return steps
 
 
-STEPS: list[tuple[str, str]] = _load_steps()
-# Kept after construction: snapshots count live document versions from it.
-KEEP = {"_doc_live"}
+STEPS: list[tuple[str, str]] = [(s.name, s.sql) for s in load_steps("rebuild")]
+
+
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for (kind,) in con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = ?", [name]
+    ).fetchall():
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+
+
+def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
+    for step in steps:
+        t0 = time.perf_counter()
+        kind = "VIEW" if step.view else "TABLE"
+        _drop(con, step.name)
+        con.execute(f"CREATE TEMP {kind} {step.name} AS {step.sql}")
+        log.debug("construct step %s: %.3f s", step.name, time.perf_counter() - t0)
+
+
+def _inputs(con: duckdb.DuckDBPyConnection, mode: str) -> None:
+    """`_in_<table>`: the inputs of the document-level steps (all, or the scope's documents)."""
+    for name in INPUTS:
+        where = "" if mode == "rebuild" else " WHERE doc_id IN (SELECT doc_id FROM _scope_docs)"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _in_{name} AS SELECT * FROM {name}{where}")
+
+
+def _dirty_table(con: duckdb.DuckDBPyConnection, dirty: dict[str, list[str]]) -> None:
+    rows = [[t, d] for t, days in dirty.items() for d in days]
+    con.execute("CREATE OR REPLACE TEMP TABLE _dirty (tbl VARCHAR, d DATE)")
+    if rows:
+        con.executemany("INSERT INTO _dirty VALUES (?, ?)", rows)
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    vocab: schema.Vocabulary,
+    mode: str = "rebuild",
+    dirty: dict[str, list[str]] | None = None,
+) -> list[Step]:
+    """Run the steps of `mode` on `con` (which reads the store's tables): temp tables `_links`,
+    `_mention_rows`, `_entities`, `_aliases`, `_doc_live`, `_defs`, `_edge_versions`... A
+    rebuild reads only the input tables, so it also runs on a read-only connection (verify)."""
+    _load_vocabulary(con, vocab)
+    _dirty_table(con, dirty or {})
+    steps = load_steps(mode)
+    t0 = time.perf_counter()
+    _run_steps(con, steps[:1])
+    _inputs(con, mode)
+    _run_steps(con, steps[1:])
+    log.debug("construct (%s) computed in %.3f s", mode, time.perf_counter() - t0)
+    return steps
+
+
+def choose_mode(tx: Transaction, requested: str = "auto") -> str:
+    """`rebuild` or `incremental`: an explicit request ($LITKG_CONSTRUCT too) wins; otherwise
+    incremental when the store holds the constructor's state and the commit's scope is small."""
+    if requested == "auto":
+        requested = os.environ.get("LITKG_CONSTRUCT", requested)
+    if requested in MODES:
+        if requested == "incremental" and not has_state(tx):
+            return "rebuild"  # nothing to patch yet
+        return requested
+    if not has_state(tx):
+        return "rebuild"
+    _dirty_table(tx.con, tx.dirty_days())
+    steps = load_steps("incremental")
+    _run_steps(tx.con, steps[:1])  # _scope_docs
+    scope, total = tx.sql(
+        "SELECT (SELECT count(*) FROM _scope_docs), (SELECT count(*) FROM doc_runs)"
+    ).fetchone()
+    return "rebuild" if scope > REBUILD_SHARE * max(total, 1) else "incremental"
+
+
+def has_state(tx: Transaction) -> bool:
+    return tx.manifest.meta.get("construct_state") == STATE_VERSION
 
 
 def construct(
-    tx: Transaction, vocab: schema.Vocabulary, recorded_at: datetime | None = None
-) -> dict[str, int]:
-    """Rebuild the derived tables (links, mentions, entities, aliases, edges) in `tx`.
+    tx: Transaction,
+    vocab: schema.Vocabulary,
+    recorded_at: datetime | None = None,
+    mode: str = "auto",
+) -> dict[str, int | str]:
+    """Bring the derived tables (links, mentions, entities, aliases, edges and the
+    constructor's state) up to date with the inputs in `tx`.
 
-    Edges keep transaction time: versions this commit no longer computes are superseded, not
-    dropped (`edges_history`); counts include `versions_recorded` / `versions_superseded`.
+    `rebuild` computes everything from the inputs; `incremental` recomputes only what the days
+    written since the last construction touch (docs/architecture.md, "Incremental commit") and
+    patches the tables. Both give the same tables (tests/test_incremental.py). Edges keep
+    transaction time: versions no longer computed are superseded, not dropped
+    (`edges_history`); counts include `versions_recorded` / `versions_superseded`.
     """
-    _load_vocabulary(tx, vocab)
-    for name, sql in STEPS:
-        t0 = time.perf_counter()
-        tx.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-        log.debug("construct step %s: %.3f s", name, time.perf_counter() - t0)
-    counts = {}
-    counts["links"] = tx.replace_table("links", "SELECT * FROM _links")
-    counts["mentions"] = tx.replace_table(
-        "mentions",
-        "SELECT * EXCLUDE (canonical, entity_key, day, first_live), first_live AS day, "
-        "entity_key AS canonical, litkg_id(entity_key) AS entity_id FROM _mentions",
-    )
-    counts["entities"] = tx.replace_table(
-        "entities", "SELECT * FROM entities_as_of(DATE '9999-12-31')"
-    )
-    counts["aliases"] = tx.replace_table(
-        "aliases",
-        """
-        SELECT lower(surface) AS alias, litkg_id(entity_key) AS entity_id,
-               CASE WHEN bool_or(via_acronym) THEN 'acronym' ELSE 'surface' END AS kind,
-               min(first_live) AS first_seen, count(*) AS mention_count
-        FROM _mentions GROUP BY lower(surface), litkg_id(entity_key)
-        """,
-    )
+    mode = choose_mode(tx, mode)
+    steps = compute(tx.con, vocab, mode, tx.dirty_days())
     commit_no = tx.base.commit + 1
     now = recorded_at or datetime.now(UTC).replace(tzinfo=None)
+    write = _write_rebuild if mode == "rebuild" else _write_incremental
+    counts: dict[str, int | str] = {"mode": mode, **write(tx, commit_no, now)}
+    for step in steps:
+        _drop(tx.con, step.name)
+    tx.clear_dirty()
+    tx.manifest.meta["construct_state"] = STATE_VERSION
+    return counts
+
+
+def _write_rebuild(tx: Transaction, commit_no: int, now: datetime) -> dict[str, int]:
+    counts = {
+        "doc_runs": tx.replace_table("doc_runs", "SELECT * FROM _doc_live"),
+        "acronym_defs": tx.replace_table("acronym_defs", "SELECT * FROM _defs"),
+        "links": tx.replace_table("links", "SELECT * FROM _links"),
+        "mentions": tx.replace_table("mentions", "SELECT * FROM _mention_rows"),
+        "entities": tx.replace_table("entities", "SELECT * FROM _entities"),
+        "aliases": tx.replace_table("aliases", "SELECT * FROM _aliases"),
+    }
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _edges_history AS "
         + (STEP_DIR.parent / "history.sql").read_text(encoding="utf-8"),
@@ -113,7 +216,42 @@ def construct(
         "edges", "SELECT * FROM _edges_history", partition_by="month"
     )
     tx.sql("DROP TABLE _edges_history")
-    for name, _ in STEPS:
-        if name not in KEEP:
-            tx.sql(f"DROP TABLE IF EXISTS {name}")
+    return counts
+
+
+# Rows a commit replaces, by table: those of the scope's documents and re-resolved assertions.
+_GONE = ("doc_id IN (SELECT doc_id FROM _scope_docs) "
+         "OR assertion_id IN (SELECT assertion_id FROM _in_assertions)")
+
+
+def _write_incremental(tx: Transaction, commit_no: int, now: datetime) -> dict[str, int]:
+    tx.sql(
+        "CREATE OR REPLACE TEMP TABLE _history_delta AS "
+        + (STEP_DIR.parent / "history_delta.sql").read_text(encoding="utf-8"),
+        {"commit_no": commit_no, "now": now},
+    )
+    counts = {"scope_documents": tx.sql("SELECT count(*) FROM _scope_docs").fetchone()[0],
+              "scope_edges": tx.sql("SELECT count(*) FROM _scope_edges").fetchone()[0]}
+    # everything below reads only the temp tables computed above, not the views it patches
+    for name, new in (("doc_runs", "_doc_live"), ("acronym_defs", "_defs")):
+        tx.delete_rows(name, "doc_id IN (SELECT doc_id FROM _scope_docs)")
+        counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
+    for name, new in (("links", "_links"), ("mentions", "_mention_rows")):
+        tx.delete_rows(name, _GONE)
+        counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
+    for name, new in (("entities", "_entities"), ("aliases", "_aliases")):
+        tx.delete_rows(name, "entity_id IN (SELECT entity_id FROM _scope_entities)")
+        counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
+    tx.delete_rows(
+        "edges",
+        "superseded_commit IS NULL AND concat_ws('|', edge_id, valid_from) IN "
+        "(SELECT concat_ws('|', edge_id, valid_from) FROM _history_delta "
+        "WHERE change = 'supersede')",
+    )
+    tx.insert_rows("edges", "SELECT * EXCLUDE (change) FROM _history_delta")
+    counts["versions_recorded"], counts["versions_superseded"] = tx.sql(
+        "SELECT count(*) FILTER (change = 'record'), count(*) FILTER (change = 'supersede') "
+        "FROM _history_delta"
+    ).fetchone()
+    tx.sql("DROP TABLE _history_delta")
     return counts

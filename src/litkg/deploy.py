@@ -32,6 +32,7 @@ class Spec:
     description: str
     cron: str | None = None
     scheduled_in_timezone: bool = False  # gets a `timezone` parameter (its "yesterday")
+    store_only: bool = False  # reads only the store: no sources, extractor or vocabulary
 
 
 DEPLOYMENTS: tuple[Spec, ...] = (
@@ -48,6 +49,14 @@ DEPLOYMENTS: tuple[Spec, ...] = (
         flow="backfill",
         description="Process a date range (start, end) in committed chunks; rerun the same "
         "range to resume after a crash, force=true to recompute.",
+    ),
+    Spec(
+        name="litkg-verify",
+        flow="verify",
+        description="Every Sunday at 04:00: rebuild in a scratch area and compare per-table "
+        "checksums with the live store; the run fails if they differ.",
+        cron="0 4 * * 0",
+        store_only=True,
     ),
 )
 
@@ -68,6 +77,8 @@ class Settings:
         params: dict[str, Any] = {}
         if self.home is not None:
             params["home"] = str(self.home.expanduser().resolve())
+        if spec.store_only:
+            return params
         if self.sources:  # globs stay globs, anchored where `litkg deploy` ran
             params["source"] = [_absolute(s) for s in self.sources]
         if self.extractor:
@@ -97,7 +108,8 @@ def build(settings: Settings) -> list[Any]:
 
     out = []
     for spec in DEPLOYMENTS:
-        cron = (settings.cron or spec.cron) if spec.cron else None
+        # --cron reschedules the nightly run; other schedules keep theirs
+        cron = (settings.cron or spec.cron) if spec.scheduled_in_timezone else spec.cron
         out.append(RunnerDeployment.from_flow(
             getattr(pipeline, spec.flow),
             name=spec.name,

@@ -80,6 +80,7 @@ class RunSummary:
     newly_contested: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
+    construct_mode: str = ""  # rebuild | incremental (see construct.choose_mode)
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)
@@ -106,6 +107,7 @@ class RunSummary:
             "newly_contested": self.newly_contested,
             "stage_seconds": self.stage_seconds,
             "wall_s": round(self.wall_s, 3),
+            "construct_mode": self.construct_mode,
         }
 
     def to_markdown(self) -> str:
@@ -685,12 +687,17 @@ def commit_run(
             day_seconds[ex.day] = ex.seconds + time.perf_counter() - t2
         t3 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
+        # nothing before the earliest input day written since the last construction changes
+        dirty = [date.fromisoformat(d) for days in tx.dirty_days().values() for d in days]
         counts = construct(tx, vocab, recorded_at=now)
+        summary.construct_mode = str(counts["mode"])
+        since = min([*dirty, *day_seconds]) if counts["mode"] == "incremental" else None
         construct_s = time.perf_counter() - t3
         summary.add_time("construct", construct_s)
         share = construct_s / len(extractions)
         t4 = time.perf_counter()
-        write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id)
+        write_snapshots(tx, {d: s + share for d, s in day_seconds.items()}, plan.run_id,
+                        since=since)
         _record_run(tx, summary, counts, now)
         _summarise(tx, summary)
         tx.commit({"vocabulary": vocab.name, "extractor": extractor_key,

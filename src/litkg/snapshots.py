@@ -22,7 +22,7 @@ def snapshot_counts_sql() -> str:
     """Counts as of every day in `_snapshot_days(day)`: cumulative sums of +1/-1 events."""
     pivots = ", ".join(f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS)
     return f"""
-    WITH dv AS (SELECT * FROM _doc_live),
+    WITH dv AS (SELECT * FROM doc_runs),
     ev AS (
         SELECT live_from AS d, 'documents' AS m, 1 AS x FROM dv
         UNION ALL SELECT live_to, 'documents', -1 FROM dv WHERE live_to IS NOT NULL
@@ -51,10 +51,38 @@ def snapshot_counts_sql() -> str:
     """
 
 
-def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) -> int:
-    """Recompute every snapshot's counts; days in `processed` get this run's id and wall time.
+def direct_counts_sql() -> str:
+    """The same counts for a few days, each counted directly (no pass over all history's
+    events): what a nightly commit, which changes only its own day's snapshot, needs."""
+    live = "{a} <= s.day AND ({b} IS NULL OR {b} > s.day)"
+    return f"""
+    SELECT s.day,
+        (SELECT count(*) FROM doc_runs WHERE {live.format(a='live_from', b='live_to')})
+            AS documents,
+        (SELECT count(*) FROM links WHERE {live.format(a='live_from', b='retracted_on')})
+            AS assertions,
+        (SELECT count(*) FROM entities WHERE first_seen <= s.day) AS entities,
+        {", ".join(
+            f"(SELECT count(*) FROM edges WHERE status = '{st}' AND "
+            f"{live.format(a='valid_from', b='valid_to')}) AS {st}_edges"
+            for st in ("active", "contested", "retracted"))},
+        (SELECT count(*) FROM doc_runs WHERE live_from = since AND since = s.day)
+            AS new_documents
+    FROM _snapshot_days s
+    """
 
-    Counts of earlier snapshots are recomputed too, so a day that arrives late (a backfill of
+
+# Up to this many days are counted directly; more take one pass over all events.
+DIRECT_DAYS = 7
+
+
+def write_snapshots(
+    tx: Transaction, processed: dict[date, float], run_id: str, since: date | None = None
+) -> int:
+    """Recompute the snapshots' counts; days in `processed` get this run's id and wall time.
+
+    Counts of earlier snapshots are recomputed too (from `since` on, when given: a commit
+    changes nothing before its earliest input day), so a day that arrives late (a backfill of
     an older date) leaves every snapshot consistent with "as of that day".
     """
     days = sorted(processed)
@@ -68,10 +96,14 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
     tx.con.unregister("_run_days_in")
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _snapshot_days AS "
-        "SELECT day FROM snapshots UNION SELECT day FROM _run_days"
+        "SELECT day FROM (SELECT day FROM snapshots UNION SELECT day FROM _run_days) "
+        "WHERE day >= $since",
+        {"since": since or date.min},
     )
-    n = tx.replace_table(
-        "snapshots",
+    many = tx.sql("SELECT count(*) FROM _snapshot_days").fetchone()[0] > DIRECT_DAYS
+    counts = snapshot_counts_sql() if many else direct_counts_sql()
+    tx.sql(
+        "CREATE OR REPLACE TEMP TABLE _snapshot_rows AS "
         f"""
         SELECT c.day,
                CASE WHEN r.day IS NOT NULL THEN r.run_id ELSE s.run_id END AS run_id,
@@ -80,11 +112,13 @@ def write_snapshots(tx: Transaction, processed: dict[date, float], run_id: str) 
                CASE WHEN r.day IS NOT NULL THEN r.wall_s ELSE s.wall_s END AS wall_s,
                CASE WHEN r.day IS NOT NULL THEN now()::TIMESTAMP ELSE s.committed_at END
                    AS committed_at
-        FROM ({snapshot_counts_sql()}) c
+        FROM ({counts}) c
         LEFT JOIN _run_days r ON r.day = c.day
         LEFT JOIN snapshots s ON s.day = c.day
-        """,
+        """
     )
-    tx.sql("DROP TABLE _run_days")
-    tx.sql("DROP TABLE _snapshot_days")
+    tx.delete_rows("snapshots", "day IN (SELECT day FROM _snapshot_rows)")
+    n = tx.insert_rows("snapshots", "SELECT * FROM _snapshot_rows")
+    for name in ("_run_days", "_snapshot_days", "_snapshot_rows"):
+        tx.sql(f"DROP TABLE {name}")
     return n

@@ -38,6 +38,9 @@ MANIFEST = "manifest.json"
 PREVIOUS_MANIFEST = "manifest.prev.json"
 CATALOG = "litkg.duckdb"
 WHOLE = "_all"  # partition name of unpartitioned tables
+# Inputs of the constructor: a write to one of their day partitions marks that day dirty (in the
+# manifest's meta) until the next construction, which then judges only what those days touch.
+CONSTRUCT_INPUTS = ("documents", "deletions", "assertions", "abbreviations")
 SQL_DIR = Path(__file__).parent / "sql"
 
 
@@ -210,6 +213,20 @@ class Transaction:
         return sorted(p for p, files in self.manifest.tables[name].items() if files)
 
     # -- writing -----------------------------------------------------------------------------
+    def _touch(self, name: str, partition: str) -> None:
+        if name in CONSTRUCT_INPUTS and "=" in partition:
+            dirty = self.manifest.meta.setdefault("dirty", {})
+            days = set(dirty.get(name, []))
+            days.add(partition.split("=", 1)[1])
+            dirty[name] = sorted(days)
+
+    def dirty_days(self) -> dict[str, list[str]]:
+        """Input days written since the last construction, by table (ISO dates)."""
+        return {k: list(v) for k, v in self.manifest.meta.get("dirty", {}).items()}
+
+    def clear_dirty(self) -> None:
+        self.manifest.meta.pop("dirty", None)
+
     def _new_file(self, name: str, partition: str) -> str:
         rel = f"data/{name}/{partition}/{uuid.uuid4().hex}.parquet"
         (self.store.home / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +251,7 @@ class Transaction:
         """Delete-insert: the partition's rows become exactly `data` (SQL or Arrow)."""
         table = schema.table(name)
         source = self._register(data)
+        self._touch(name, partition)
         select = f"SELECT {table.select_list()} FROM ({source}) ORDER BY ALL"
         rel = self._new_file(name, partition)
         n = self._copy(select, rel)
@@ -291,12 +309,79 @@ class Transaction:
             self.written.append(rel)
             key = path.parent.name  # "<column>=<value>"
             self.manifest.tables[name].setdefault(key, [])
+            self._touch(name, key)
         for path in files:
             key = path.parent.name
             # a partition rewritten here replaces what the manifest had for it
             self.manifest.tables[name][key] = [
                 f for f in self.manifest.tables[name][key] if f.startswith(folder)
             ] + [str(path.relative_to(self.store.home))]
+        self._refresh_view(name)
+        if not files:
+            return 0
+        paths = [str(p) for p in files]
+        return self.con.execute("SELECT count(*) FROM read_parquet(?)", [paths]).fetchone()[0]
+
+    def delete_rows(self, name: str, where_sql: str) -> int:
+        """Delete the rows matching a predicate (it may read temp tables): only the files
+        holding such rows are rewritten."""
+        located = [(p, f) for p, files in self.manifest.tables[name].items() for f in files]
+        if not located:
+            return 0
+        by_path = {self.store.abs(f): (p, f) for p, f in located}
+        hits = self.con.execute(
+            f"SELECT filename, count(*) FROM read_parquet(?, filename = true) "
+            f"WHERE coalesce(({where_sql}), false) GROUP BY filename",
+            [list(by_path)],
+        ).fetchall()
+        deleted = 0
+        for path, n in hits:
+            partition, rel = by_path[path]
+            literal = "'" + path.replace("'", "''") + "'"
+            keep = (f"SELECT * EXCLUDE (filename) FROM read_parquet({literal}, filename = true) "
+                    f"WHERE NOT coalesce(({where_sql}), false)")
+            new_rel = self._new_file(name, partition)
+            left = self._copy(keep, new_rel)
+            files = [f for f in self.manifest.tables[name][partition] if f != rel]
+            if left:
+                files.append(new_rel)
+            else:
+                os.remove(self.store.abs(new_rel))
+            if files:
+                self.manifest.tables[name][partition] = files
+            else:
+                self.manifest.tables[name].pop(partition)
+            deleted += n
+        self._refresh_view(name)
+        return deleted
+
+    def insert_rows(self, name: str, data: pa.Table | str) -> int:
+        """Append rows (SQL or Arrow with the contract's columns) as new files."""
+        table = schema.table(name)
+        select = f"SELECT {table.select_list()} FROM ({self._register(data)})"
+        if table.partition is None:
+            rel = self._new_file(name, WHOLE)
+            n = self._copy(select, rel)
+            if n:
+                self.manifest.tables[name].setdefault(WHOLE, []).append(rel)
+            else:
+                os.remove(self.store.abs(rel))
+            self._refresh_view(name)
+            return n
+        folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
+        (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
+        target = self.store.abs(folder).replace("'", "''")
+        self.con.execute(
+            f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
+            f'PARTITION_BY ("{table.partition}"), WRITE_PARTITION_COLUMNS true, '
+            "FILENAME_PATTERN 'p_{uuid}')"
+        )
+        root = self.store.home / folder
+        files = sorted(root.rglob("*.parquet")) if root.exists() else []
+        for path in files:
+            rel = str(path.relative_to(self.store.home))
+            self.written.append(rel)
+            self.manifest.tables[name].setdefault(path.parent.name, []).append(rel)
         self._refresh_view(name)
         if not files:
             return 0

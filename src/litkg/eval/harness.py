@@ -145,11 +145,11 @@ def resolve_gold_mentions(docs: list[GoldDocument]) -> dict[tuple[str, int, int]
         load_macros(con)
         con.register("_abbr", pa.Table.from_pylist(
             abbr, schema=schema.table("abbreviations").arrow_schema()))
-        con.execute("CREATE TEMP TABLE abbreviations AS SELECT * FROM _abbr")
+        con.execute("CREATE TEMP TABLE _in_abbreviations AS SELECT * FROM _abbr")
         con.register("_v", pa.Table.from_pylist(versions, schema=pa.schema([
             ("doc_id", pa.string()), ("content_hash", pa.string()), ("since", pa.date32()),
             ("live_from", pa.date32()), ("live_to", pa.date32())])))
-        con.execute("CREATE TEMP TABLE _doc_live AS SELECT * FROM _v")
+        con.execute("CREATE TEMP TABLE _doc_live_all AS SELECT * FROM _v")
         con.execute("CREATE TEMP TABLE _carriers AS SELECT doc_id, content_hash, since FROM _v")
         con.register("_r", pa.Table.from_pylist(raw, schema=pa.schema([
             ("assertion_id", pa.string()), ("doc_id", pa.string()),
@@ -158,6 +158,8 @@ def resolve_gold_mentions(docs: list[GoldDocument]) -> dict[tuple[str, int, int]
         con.execute("CREATE TEMP TABLE _raw_mentions AS SELECT * FROM _r")
         for name in wanted:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {steps[name]}")
+            if name == "_defs":
+                con.execute("CREATE TEMP VIEW _defs_all AS SELECT * FROM _defs")
         rows = con.execute("SELECT assertion_id, entity_key FROM _mentions").fetchall()
     finally:
         con.close()

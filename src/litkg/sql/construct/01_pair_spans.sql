@@ -5,7 +5,7 @@
 -- on, and never before, so a later record cannot change what an earlier day's graph said.
 WITH xref AS (
     SELECT alias_id, doc_id, lower(split_part(doc_id, ':', 1)) AS ns, first_seen
-    FROM document_ids WHERE NOT own_id
+    FROM _in_document_ids WHERE NOT own_id
 ), ev AS (
     SELECT alias_id, first_seen AS d, 1 AS docs, 0 AS nss FROM xref
     UNION ALL
@@ -19,5 +19,5 @@ WITH xref AS (
 )
 SELECT p.doc_id, p.alias_id, p.first_seen AS link_from,
        CASE WHEN NOT p.own_id THEN a.since END AS link_to
-FROM document_ids p LEFT JOIN ambiguous a USING (alias_id)
+FROM _in_document_ids p LEFT JOIN ambiguous a USING (alias_id)
 WHERE p.own_id OR a.since IS NULL OR p.first_seen < a.since

@@ -18,4 +18,4 @@ WITH RECURSIVE direct AS (
 )
 SELECT doc_id, other, r_from, r_to FROM reach
 UNION ALL
-SELECT DISTINCT doc_id, doc_id, DATE '0001-01-01', NULL::DATE FROM documents
+SELECT DISTINCT doc_id, doc_id, DATE '0001-01-01', NULL::DATE FROM _in_documents

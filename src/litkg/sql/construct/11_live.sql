@@ -2,7 +2,7 @@
 -- run of days it counts, with a relation the vocabulary knows.
 SELECT a.assertion_id, a.doc_id, a.content_hash, a.day, a.subject, a.subject_type,
        a.relation, a.object, a.object_type, a.context, a.confidence, l.live_from, l.live_to
-FROM assertions a
-JOIN _doc_live l
+FROM _in_assertions a
+JOIN _doc_live_all l
   ON l.doc_id = a.doc_id AND l.content_hash = a.content_hash AND l.since = a.day
 JOIN _rel_rules r ON r.relation = a.relation

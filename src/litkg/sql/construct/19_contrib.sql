@@ -3,4 +3,4 @@
 SELECT edge_id, doc_id, content_hash, live_from, retracted_on AS live_to,
        CAST(round(ln(1 - least(max(confidence), 0.999999)) * 1000000000) AS BIGINT) AS logc,
        CAST(count(*) AS INTEGER) AS n
-FROM _links GROUP BY edge_id, doc_id, content_hash, live_from, retracted_on
+FROM _edge_links GROUP BY edge_id, doc_id, content_hash, live_from, retracted_on

@@ -1,3 +1,3 @@
 -- _keys: each edge's endpoints and context.
 SELECT DISTINCT edge_id, subject_id, subject, relation, object_id, object, context_id, context
-FROM _links
+FROM _edge_links

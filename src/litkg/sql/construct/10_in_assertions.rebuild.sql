@@ -1,0 +1,3 @@
+-- _in_assertions: the assertions whose links and mentions are (re)computed: all of them.
+-- materialize: view
+SELECT * FROM assertions

@@ -1,0 +1,27 @@
+-- Transaction time, incremental: the same merge as history.sql, for the edges in scope only.
+-- Current stored versions of those edges that the constructor no longer computes are
+-- superseded by this commit ('supersede': their new row, to replace the current one); computed
+-- versions not yet stored are recorded by it ('record'). Parameters: $commit_no, $now.
+WITH keyed AS (
+    SELECT *, md5(to_json(struct_pack(edge_id, version, valid_from, valid_to, confidence,
+                                      support, evidence_count, last_evidence_doc,
+                                      last_evidence_day, status, contested_by, subject_id,
+                                      subject, relation, object_id, object, context_id,
+                                      context))::VARCHAR) AS vkey
+    FROM (SELECT *, true AS computed FROM _edge_versions
+          UNION ALL BY NAME
+          SELECT *, false AS computed FROM edges
+          WHERE edge_id IN (SELECT edge_id FROM _scope_edges))
+), new AS (
+    SELECT * EXCLUDE (computed, recorded_commit, recorded_at, superseded_commit, superseded_at)
+    FROM keyed WHERE computed
+), current AS (
+    SELECT * EXCLUDE (computed) FROM keyed WHERE NOT computed
+)
+SELECT c.* EXCLUDE (vkey, superseded_commit, superseded_at), $commit_no AS superseded_commit,
+       $now AS superseded_at, 'supersede' AS change
+FROM current c ANTI JOIN new n USING (vkey)
+UNION ALL BY NAME
+SELECT n.* EXCLUDE (vkey), $commit_no AS recorded_commit, $now AS recorded_at,
+       NULL::BIGINT AS superseded_commit, NULL::TIMESTAMP AS superseded_at, 'record' AS change
+FROM new n ANTI JOIN current c USING (vkey)
