@@ -202,3 +202,16 @@ def test_the_classifier_uses_duckdbs_parser(tmp_path):
             check_read_only(con, bad)
     with pytest.raises(QueryRefused):
         check_read_only(con, "   ")
+
+
+def test_two_readers_of_one_store_in_one_process(store):
+    """DuckDB shares a database's settings between a process's connections to one file: the
+    second reader finds it locked already, and works."""
+    import litkg as api
+
+    first, second = api.open(store), api.open(store)
+    assert first.snapshots().height == second.snapshots().height == 2
+    with pytest.raises(QueryRefused):
+        second.sql("LOAD json")
+    first.close()
+    second.close()

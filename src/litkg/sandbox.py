@@ -165,6 +165,15 @@ def lock_reader(
     dirs = [str(Path(d).resolve()).rstrip("/") + "/" for d in directories]
     if not dirs:
         raise ValueError("a sandboxed reader needs the store's directories")
+    if is_locked(con):
+        # DuckDB shares one database instance, settings included, between the connections of
+        # a process to one file: a second reader of the store finds it locked already
+        allowed = con.execute("SELECT current_setting('allowed_directories')").fetchone()[0]
+        external = con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
+        if external or not set(dirs) <= {str(d).rstrip("/") + "/" for d in allowed}:
+            raise ValueError(f"this DuckDB database is locked with other settings: external "
+                             f"access {external}, allowed directories {allowed}")
+        return con
     for statement, params in (
         ("SET allowed_directories = ?", [dirs]),
         ("SET enable_external_access = false", None),
