@@ -67,7 +67,8 @@ def test_paths_are_made_absolute_because_a_worker_runs_flows_in_a_temporary_dire
 
 
 def test_unset_home_and_source_are_left_to_the_workers_environment():
-    nightly, backfill = deploy.build(deploy.Settings())
+    built = {d.name: d for d in deploy.build(deploy.Settings())}
+    nightly, backfill = built["litkg-nightly"], built["litkg-backfill"]
     assert set(nightly.parameters) == {"timezone"} and backfill.parameters == {}
 
 

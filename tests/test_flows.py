@@ -413,7 +413,7 @@ def test_extraction_task_runner_is_chosen_by_the_environment(monkeypatch):
 def test_prefect_yaml_declares_the_nightly_schedule_and_the_backfill_on_a_process_pool():
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"litkg-nightly", "litkg-backfill"}
+    assert set(deployments) == {"litkg-nightly", "litkg-backfill", "litkg-verify"}
     night, back = deployments["litkg-nightly"], deployments["litkg-backfill"]
     (schedule,) = night["schedules"]
     assert schedule["cron"] == "0 2 * * *"
@@ -424,4 +424,5 @@ def test_prefect_yaml_declares_the_nightly_schedule_and_the_backfill_on_a_proces
         path, name = d["entrypoint"].split(":")
         assert (REPO / path).exists() and name in {"nightly", "backfill"}
         assert d["parameters"]["home"] == "{{ $LITKG_HOME }}"
+    assert deployments["litkg-verify"]["entrypoint"] == "flows/pipeline.py:verify"
     assert "pull" not in spec  # prefect deploy records the deploying directory
