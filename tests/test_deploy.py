@@ -67,9 +67,9 @@ def test_paths_are_made_absolute_because_a_worker_runs_flows_in_a_temporary_dire
 
 
 def test_unset_home_and_source_are_left_to_the_workers_environment():
-    built = {d.name: d for d in deploy.build(deploy.Settings())}
-    nightly, backfill = built["litkg-nightly"], built["litkg-backfill"]
+    nightly, backfill, verify = deploy.build(deploy.Settings())
     assert set(nightly.parameters) == {"timezone"} and backfill.parameters == {}
+    assert verify.parameters == {}
 
 
 def test_deploy_without_a_server_says_how_to_get_one(tmp_path):

@@ -196,6 +196,9 @@ def test_litkg_demo_then_query_and_stats_from_the_installed_package_need_no_chec
     for heading in ("strongest claims on 2024-03-15", "conflicts on 2024-03-31",
                     "what changed in the last week of March", "planted facts recovered"):
         assert f"== {heading}" in out
+    # the nightly day is committed incrementally, its cost shown beside the backfill's rebuild
+    assert re.search(r"backfill of 31 days \(rebuild\): [\d.]+ s; nightly 2024-04-01 "
+                     r"\(incremental\): [\d.]+ s", out)
     rows = installed.run("litkg", "query", "--home", "demo-store", "--format", "json",
                          "select subject, relation, object, support from edges_as_of("
                          "DATE '2024-03-31') where subject = 'knowledge distillation' "

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
 from tests.scripted import ScriptedExtractor, abstract, claim, write_records
+
+
+@pytest.fixture(autouse=True, params=["rebuild", "incremental"])
+def construct_mode(request, monkeypatch):
+    """Both commit paths keep transaction time the same way."""
+    monkeypatch.setenv("LITKG_CONSTRUCT", request.param)
+    return request.param
+
 
 COLS = "edge_id, subject, relation, object, context, confidence, support, status, contested_by"
 

@@ -150,7 +150,7 @@ def _exit_code(failed_files: dict[str, str], problems: int, strict: bool) -> int
 def _process(  # noqa: ANN001
     home, days, source, extractor, vocabulary, force, summary_format, strict=False,
     source_options=None,
-) -> None:
+):
     from litkg.pipeline import process_days
 
     store = _store(home)
@@ -195,6 +195,7 @@ def _process(  # noqa: ANN001
     )
     if code:
         raise typer.Exit(code)
+    return summary
 
 
 @app.command()

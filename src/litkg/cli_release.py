@@ -93,9 +93,17 @@ def demo(
 
     source = [str(sample.sample_dir())]
     cli.console.print(f"[bold]litkg demo[/]: sample corpus {source[0]}", soft_wrap=True)
-    cli._process(home, days_between(sample.BACKFILL_START, sample.BACKFILL_END), source,
-                 extractor, "ml", False, "markdown")
-    cli._process(home, [sample.NIGHTLY], source, extractor, "ml", False, "markdown")
+    backfill = cli._process(home, days_between(sample.BACKFILL_START, sample.BACKFILL_END),
+                            source, extractor, "ml", False, "markdown")
+    nightly = cli._process(home, [sample.NIGHTLY], source, extractor, "ml", False, "markdown")
+    if backfill and nightly and nightly.construct_mode:  # not when a rerun skipped the days
+        cli.console.print(
+            "\n[bold]== cost of the graph commit ==[/]\n"
+            f"backfill of {len(backfill.days)} days ({backfill.construct_mode}): "
+            f"{backfill.stage_seconds.get('construct', 0):.2f} s; "
+            f"nightly {sample.NIGHTLY} ({nightly.construct_mode}): "
+            f"{nightly.stage_seconds.get('construct', 0):.2f} s"
+        )
     for title, sql in sample.QUERIES:
         cli.console.print(f"\n[bold]== {title} ==[/]")
         cli.query(sql, fmt=cli.OutputFormat.table, output=None, home=home, limit=200)

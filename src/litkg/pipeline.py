@@ -165,7 +165,8 @@ class RunSummary:
             lines += ["", "## Input files that failed", "", "| file | why reading stopped |",
                       "|---|---|"]
             lines += [f"| {f} | {why} |" for f, why in sorted(self.failed_files.items())]
-        lines += ["", "## Wall time per stage (s)", "",
+        mode = f" (graph: {self.construct_mode})" if self.construct_mode else ""
+        lines += ["", f"## Wall time per stage (s){mode}", "",
                   "| " + " | ".join(self.stage_seconds) + " | total |",
                   "|" + "---|" * (len(self.stage_seconds) + 1),
                   "| " + " | ".join(f"{v:.2f}" for v in self.stage_seconds.values())
