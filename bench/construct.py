@@ -29,6 +29,9 @@ from litkg.pipeline import ASSERTION_ID
 from litkg.snapshots import write_snapshots
 from litkg.store import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nightly  # noqa: E402 - bench/nightly.py, beside this file
+
 START = date(2010, 1, 1)
 RELATIONS = [
     "used-for",
@@ -229,6 +232,18 @@ def main() -> None:
     con.close()
     last = START + timedelta(days=args.days)
     one_day_s = add_day(store, vocab, last + timedelta(days=1), args.day_size, args.entities)
+    # the same through `litkg run`'s path: in-process, as a CLI process, and a late day
+    files = home / "days"
+    night_day, cli_day = last + timedelta(days=2), last + timedelta(days=3)
+    late_day = max(START, last - timedelta(days=3650))
+    night = nightly.in_process(store, night_day, nightly.day_file(
+        files / "night.jsonl", night_day, args.day_size, args.entities, 1))
+    cli_s = nightly.as_cli(store, cli_day, nightly.day_file(
+        files / "cli.jsonl", cli_day, args.day_size, args.entities, 2))
+    late = nightly.in_process(store, late_day, nightly.day_file(
+        files / "late.jsonl", late_day, args.day_size, args.entities, 3))
+    recorded_s = nightly.as_recorded(store, late_day)
+    print(f"... nightly {night}, cli {cli_s:.2f} s, late {late}", file=sys.stderr, flush=True)
     print(f"... one more day in {one_day_s:.1f} s", file=sys.stderr, flush=True)
     con = store.connect()
     rng = random.Random(7)
@@ -261,6 +276,11 @@ def main() -> None:
     )
     print(f"full construct           {build_s:.2f} s  ({litkg_rate:,.0f} assertions/s)")
     print(f"add one more day         {one_day_s:.2f} s  ({args.day_size} assertions, full graph)")
+    for label, r in (("nightly day (litkg run)", night), ("late day (10 y back)", late)):
+        print(f"{label:<25}{r['wall_s']:.2f} s in-process: graph {r['mode']} "
+              f"{r['construct_s']:.2f} s, snapshot+commit {r['snapshot_s']:.2f} s")
+    print(f"nightly day, CLI process {cli_s:.2f} s (start-up included)")
+    print(f"edges_as_recorded count  {recorded_s * 1000:.1f} ms (the first run, on the late day)")
     print(f"edges_as_of count        median {sorted(lat_count)[10] * 1000:.1f} ms")
     print(f"edges_as_of to Arrow     median {sorted(lat_fetch)[10] * 1000:.1f} ms")
     print(f"store bytes              {store_bytes / 1e6:.1f} MB")
