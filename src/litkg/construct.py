@@ -92,11 +92,13 @@ STEPS: list[tuple[str, str]] = [(s.name, s.sql) for s in load_steps("rebuild")]
 
 
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    for (kind,) in con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = 'temp' AND table_name = ?", [name]
-    ).fetchall():
-        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+    """Drop a step's temp table or view, whichever it is (a catalog query would cost more: it
+    lists the attached lake's tables too)."""
+    for kind in ("VIEW", "TABLE"):
+        try:
+            con.execute(f"DROP {kind} IF EXISTS {name}")
+        except duckdb.CatalogException:  # it is the other kind
+            continue
 
 
 def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
