@@ -292,11 +292,15 @@ class Transaction:
     def replace_partitions(self, name: str, data: pa.Table | str, partition_by: str) -> int:
         """Delete-insert every partition present in `data` (one pass, hive-style files)."""
         table = schema.table(name)
-        source = self._register(data)
+        select = f"SELECT {table.select_list()} FROM ({self._register(data)}) ORDER BY ALL"
+        return self._write_partitioned(name, select, partition_by, replace=True)
+
+    def _write_partitioned(self, name: str, select: str, partition_by: str, replace: bool) -> int:
+        """Write `select` as hive-style files, one folder per value of `partition_by`; each
+        partition written replaces the manifest's files for it (`replace`) or adds to them."""
         folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
         (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
         target = self.store.abs(folder).replace("'", "''")
-        select = f"SELECT {table.select_list()} FROM ({source}) ORDER BY ALL"
         self.con.execute(
             f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
             f'PARTITION_BY ("{partition_by}"), WRITE_PARTITION_COLUMNS true, '
@@ -304,18 +308,15 @@ class Transaction:
         )
         root = self.store.home / folder
         files = sorted(root.rglob("*.parquet")) if root.exists() else []
+        written: dict[str, list[str]] = {}
         for path in files:
             rel = str(path.relative_to(self.store.home))
             self.written.append(rel)
-            key = path.parent.name  # "<column>=<value>"
-            self.manifest.tables[name].setdefault(key, [])
+            written.setdefault(path.parent.name, []).append(rel)  # "<column>=<value>"
+        for key, rels in written.items():
             self._touch(name, key)
-        for path in files:
-            key = path.parent.name
-            # a partition rewritten here replaces what the manifest had for it
-            self.manifest.tables[name][key] = [
-                f for f in self.manifest.tables[name][key] if f.startswith(folder)
-            ] + [str(path.relative_to(self.store.home))]
+            kept = [] if replace else self.manifest.tables[name].get(key, [])
+            self.manifest.tables[name][key] = kept + rels
         self._refresh_view(name)
         if not files:
             return 0
@@ -368,25 +369,7 @@ class Transaction:
                 os.remove(self.store.abs(rel))
             self._refresh_view(name)
             return n
-        folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
-        (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
-        target = self.store.abs(folder).replace("'", "''")
-        self.con.execute(
-            f"COPY ({select}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
-            f'PARTITION_BY ("{table.partition}"), WRITE_PARTITION_COLUMNS true, '
-            "FILENAME_PATTERN 'p_{uuid}')"
-        )
-        root = self.store.home / folder
-        files = sorted(root.rglob("*.parquet")) if root.exists() else []
-        for path in files:
-            rel = str(path.relative_to(self.store.home))
-            self.written.append(rel)
-            self.manifest.tables[name].setdefault(path.parent.name, []).append(rel)
-        self._refresh_view(name)
-        if not files:
-            return 0
-        paths = [str(p) for p in files]
-        return self.con.execute("SELECT count(*) FROM read_parquet(?)", [paths]).fetchone()[0]
+        return self._write_partitioned(name, select, table.partition, replace=False)
 
     def commit(self, meta: dict[str, Any] | None = None) -> None:
         """Atomically publish every write of this transaction (manifest, then catalog)."""
