@@ -129,39 +129,45 @@ def compute(
     vocab: schema.Vocabulary,
     mode: str = "rebuild",
     dirty: dict[str, list[str]] | None = None,
+    scoped: bool = False,
 ) -> list[Step]:
     """Run the steps of `mode` on `con` (which reads the store's tables): temp tables `_links`,
     `_mention_rows`, `_entities`, `_aliases`, `_doc_live`, `_defs`, `_edge_versions`... A
-    rebuild reads only the input tables, so it also runs on a read-only connection (verify)."""
+    rebuild reads only the input tables, so it also runs on a read-only connection (verify).
+    `scoped`: the scope step (`_scope_docs`) already ran (choose_mode measured it)."""
     _load_vocabulary(con, vocab)
-    _dirty_table(con, dirty or {})
     steps = load_steps(mode)
     t0 = time.perf_counter()
-    _run_steps(con, steps[:1])
+    if not scoped:
+        _dirty_table(con, dirty or {})
+        _run_steps(con, steps[:1])
     _inputs(con, mode)
     _run_steps(con, steps[1:])
     log.debug("construct (%s) computed in %.3f s", mode, time.perf_counter() - t0)
     return steps
 
 
-def choose_mode(tx: Transaction, requested: str = "auto") -> str:
+def choose_mode(tx: Transaction, requested: str = "auto") -> tuple[str, bool]:
     """`rebuild` or `incremental`: an explicit request ($LITKG_CONSTRUCT too) wins; otherwise
-    incremental when the store holds the constructor's state and the commit's scope is small."""
+    incremental when the store holds the constructor's state and the commit's scope is small.
+    Also whether the incremental scope (`_scope_docs`) was computed to decide."""
     if requested == "auto":
         requested = os.environ.get("LITKG_CONSTRUCT", requested)
     if requested in MODES:
         if requested == "incremental" and not has_state(tx):
-            return "rebuild"  # nothing to patch yet
-        return requested
+            return "rebuild", False  # nothing to patch yet
+        return requested, False
     if not has_state(tx):
-        return "rebuild"
+        return "rebuild", False
     _dirty_table(tx.con, tx.dirty_days())
     steps = load_steps("incremental")
     _run_steps(tx.con, steps[:1])  # _scope_docs
     scope, total = tx.sql(
         "SELECT (SELECT count(*) FROM _scope_docs), (SELECT count(*) FROM doc_runs)"
     ).fetchone()
-    return "rebuild" if scope > REBUILD_SHARE * max(total, 1) else "incremental"
+    if scope > REBUILD_SHARE * max(total, 1):
+        return "rebuild", False
+    return "incremental", True
 
 
 def has_state(tx: Transaction) -> bool:
@@ -183,8 +189,8 @@ def construct(
     transaction time: versions no longer computed are superseded, not dropped
     (`edges_history`); counts include `versions_recorded` / `versions_superseded`.
     """
-    mode = choose_mode(tx, mode)
-    steps = compute(tx.con, vocab, mode, tx.dirty_days())
+    mode, scoped = choose_mode(tx, mode)
+    steps = compute(tx.con, vocab, mode, tx.dirty_days(), scoped=scoped)
     commit_no = tx.base.commit + 1
     now = recorded_at or datetime.now(UTC).replace(tzinfo=None)
     write = _write_rebuild if mode == "rebuild" else _write_incremental
