@@ -91,14 +91,18 @@ def test_a_missing_store_is_a_clear_error(tmp_path):
         Store(tmp_path / "nowhere").connect()
 
 
-def test_storage_does_not_grow_with_reruns(tmp_path):
+def test_files_a_commit_drops_are_kept_for_the_retention_then_collected(tmp_path, monkeypatch):
     store = built(tmp_path)
     size = sum(p.stat().st_size for p in store.home.rglob("*.parquet"))
+    process_days(store, [date(2024, 1, 2)], extractor=ScriptedExtractor(), force=True)
+    retired = store.manifest().retired
+    assert retired and all((store.home / f).exists() for f in retired)  # queries in flight
+    monkeypatch.setenv("LITKG_RETAIN_SECONDS", "0")
     for _ in range(3):
         process_days(store, [date(2024, 1, 2)], extractor=ScriptedExtractor(), force=True)
     after = sum(p.stat().st_size for p in store.home.rglob("*.parquet"))
-    # the previous manifest's files are kept for open readers: at most one extra generation
-    assert after < 2.2 * size
+    assert store.manifest().retired == {}
+    assert after < 1.2 * size  # reruns do not grow the store
 
 
 def test_a_backfill_over_years_without_documents_is_cheap(tmp_path):

@@ -65,14 +65,11 @@ class Graph:
         return [self.store.home]
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        """The catalog, reopened when a commit has replaced it since the last call."""
-        path = self.store.catalog_path
-        try:
-            st = path.stat()
-        except FileNotFoundError:
+        """The catalog, reopened when a commit has replaced the manifest since the last call:
+        a graph kept open follows the store across any number of commits."""
+        stamp = self.store.stamp()
+        if stamp is None:
             self.store.connect()  # raises StoreError: no store here, and how to make one
-            raise
-        stamp = (st.st_ino, st.st_mtime_ns)
         if self._con is None or stamp != self._stamp:
             self.close()
             con = self.store.connect()

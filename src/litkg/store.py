@@ -3,27 +3,34 @@
 Layout::
 
     $LITKG_HOME/
-      manifest.json        live files of every table, by partition (the commit point)
-      litkg.duckdb         catalog: views over the live files + the SQL macros (read-only use)
+      manifest.json        live files of every table, by partition: THE commit point
+      litkg.duckdb         catalog: views over the live files + the SQL macros (read-only use);
+                           a cache of the manifest, rebuilt by any reader that finds it behind
       data/<table>/<partition>/<uuid>.parquet
       cache/               extraction cache (content hash x extractor config)
       .lock                one writer at a time
 
-A write never modifies a file: it writes new files, then atomically replaces the manifest and
-the catalog. A crash before that leaves the previous state intact (orphans are collected by the
-next commit). Files of the previous manifest are kept so that readers holding it keep working.
+A write never modifies a file: it writes new files, then atomically replaces the manifest. That
+rename is the commit: before it the previous state is intact (the files written are orphans,
+removed by the transaction or by the next commit), after it the commit is durable whatever
+happens to the catalog, which `Store.connect()` rebuilds when it is missing, older than the
+manifest or names another home (a copied store). Files a commit drops are kept for
+`LITKG_RETAIN_SECONDS` (default 300) in the manifest's `retired` list, so a query running over
+the previous state finishes; `litkg.open` readers follow each new commit by themselves.
+Fault points (`litkg.faults`) mark each step of the commit for the crash tests.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,16 +39,35 @@ import duckdb
 import filelock
 import pyarrow as pa
 
-from litkg import schema
+from litkg import faults, schema
 
 MANIFEST = "manifest.json"
-PREVIOUS_MANIFEST = "manifest.prev.json"
 CATALOG = "litkg.duckdb"
 WHOLE = "_all"  # partition name of unpartitioned tables
 # Inputs of the constructor: a write to one of their day partitions marks that day dirty (in the
 # manifest's meta) until the next construction, which then judges only what those days touch.
 CONSTRUCT_INPUTS = ("documents", "deletions", "assertions", "abbreviations")
 SQL_DIR = Path(__file__).parent / "sql"
+RETAIN_SECONDS = 300  # how long a file dropped by a commit stays for queries in flight
+log = logging.getLogger(__name__)
+# A full disk or a read-only mount: the store cannot be written, which is not a bug to trace.
+_UNWRITABLE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+               errno.EROFS: "read-only file system"}
+
+
+def retain_seconds() -> float:
+    return float(os.environ.get("LITKG_RETAIN_SECONDS", RETAIN_SECONDS))
+
+
+def unwritable_reason(exc: BaseException) -> str | None:
+    """'no space left on device' (etc.) when `exc` says the store cannot be written."""
+    if isinstance(exc, OSError) and exc.errno in _UNWRITABLE:
+        return _UNWRITABLE[exc.errno]
+    text = str(exc)
+    for reason in ("No space left on device", "Read-only file system", "Disk quota exceeded"):
+        if reason in text:
+            return reason.lower()
+    return None
 
 
 class StoreError(RuntimeError):
@@ -74,11 +100,18 @@ def table_select(table: schema.Table, files: list[str]) -> str:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the store from its readers
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -88,10 +121,17 @@ class Manifest:
     commit: int
     tables: dict[str, dict[str, list[str]]]
     meta: dict[str, Any]
+    retired: dict[str, str] = field(default_factory=dict)  # file -> when a commit dropped it
 
     @classmethod
     def empty(cls) -> Manifest:
         return cls(commit=0, tables={name: {} for name in schema.tables()}, meta={})
+
+    def copy(self) -> Manifest:
+        return Manifest(commit=self.commit,
+                        tables={k: {p: list(v) for p, v in parts.items()}
+                                for k, parts in self.tables.items()},
+                        meta=json.loads(json.dumps(self.meta)), retired=dict(self.retired))
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -100,11 +140,13 @@ class Manifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
         tables = {name: {} for name in schema.tables()}
         tables.update(raw["tables"])
-        return cls(commit=raw["commit"], tables=tables, meta=raw.get("meta", {}))
+        return cls(commit=raw["commit"], tables=tables, meta=raw.get("meta", {}),
+                   retired=raw.get("retired", {}))
 
     def dumps(self) -> str:
         return json.dumps(
-            {"commit": self.commit, "tables": self.tables, "meta": self.meta},
+            {"commit": self.commit, "tables": self.tables, "meta": self.meta,
+             "retired": self.retired},
             indent=1,
             sort_keys=True,
         )
@@ -141,17 +183,64 @@ class Store:
     def abs(self, rel: str) -> str:
         return str(self.home / rel)
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.home / MANIFEST
+
+    def stamp(self) -> tuple[int, int] | None:
+        """Changes with every commit (the manifest is replaced, never rewritten in place)."""
+        try:
+            st = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the catalog (the SQL surface users query)."""
-        if not self.catalog_path.exists():
+        """A read-only connection to the SQL surface of the last commit.
+
+        The catalog file is a cache of the manifest: when a crash left it behind the manifest,
+        or the store was copied (the catalog names absolute paths), it is rebuilt here, under
+        the writer's lock. If a writer holds that lock, or the store cannot be written (a
+        read-only mount, a full disk), the reader gets a private in-memory catalog instead."""
+        if not self.exists():
             raise StoreError(
                 f"no litkg store at {self.home} (run `litkg backfill` or `litkg run` first)"
             )
-        return duckdb.connect(str(self.catalog_path), read_only=True)
+        con = self._open_catalog(self.manifest().commit)
+        if con is not None:
+            return con
+        try:
+            with self.lock():
+                write_catalog(self, self.manifest())
+            con = self._open_catalog(self.manifest().commit)
+        except (StoreLocked, OSError, duckdb.Error):
+            con = None
+        if con is None:
+            con = duckdb.connect()
+            build_catalog(con, self, self.manifest())
+        return con
+
+    def _open_catalog(self, commit: int) -> duckdb.DuckDBPyConnection | None:
+        """The catalog file, if it describes this home at `commit` (or a later commit)."""
+        if not self.catalog_path.exists():
+            return None
+        try:
+            con = duckdb.connect(str(self.catalog_path), read_only=True)
+        except duckdb.Error:
+            return None
+        try:
+            meta = dict(con.execute("SELECT key, value FROM store_meta "
+                                    "WHERE key IN ('commit', 'home')").fetchall())
+            if meta.get("home") == str(self.home) and int(meta.get("commit", -1)) >= commit:
+                return con
+        except duckdb.Error:
+            pass
+        con.close()
+        return None
 
     @contextmanager
-    def writer(self, timeout: float = 0) -> Iterator[Transaction]:
-        """Exclusive write access; raises StoreLocked at once if another process writes."""
+    def lock(self, timeout: float = 0) -> Iterator[None]:
+        """The writer's lock (`.lock`), held by one process at a time."""
         self.home.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(self.home / ".lock"))
         try:
@@ -164,13 +253,30 @@ class Store:
             ) from exc
         try:
             (self.home / ".lock.owner").write_text(f"pid {os.getpid()}")
-            tx = Transaction(self)
-            try:
-                yield tx
-            finally:
-                tx.close()
+            yield
         finally:
             lock.release()
+
+    @contextmanager
+    def writer(self, timeout: float = 0) -> Iterator[Transaction]:
+        """Exclusive write access; raises StoreLocked at once if another process writes.
+        A full disk or a read-only store is a StoreError naming the cause (the store keeps its
+        last commit), not a traceback."""
+        try:
+            with self.lock(timeout):
+                tx = Transaction(self)
+                try:
+                    yield tx
+                finally:
+                    tx.close()
+        except (OSError, duckdb.Error) as exc:
+            reason = unwritable_reason(exc)
+            if reason is None:
+                raise
+            last = self.manifest().commit if self.exists() else 0
+            raise StoreError(f"cannot write the store at {self.home}: {reason}; it keeps its "
+                             f"last commit ({last}): free space or make it writable, then "
+                             "rerun") from exc
 
 
 class Transaction:
@@ -179,13 +285,7 @@ class Transaction:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.base = store.manifest()
-        self.manifest = Manifest(
-            commit=self.base.commit,
-            tables={
-                k: {p: list(v) for p, v in parts.items()} for k, parts in self.base.tables.items()
-            },
-            meta=dict(self.base.meta),
-        )
+        self.manifest = self.base.copy()
         self.con = duckdb.connect()
         self.con.execute("SET preserve_insertion_order = false")
         load_macros(self.con)
@@ -372,35 +472,65 @@ class Transaction:
         return self._write_partitioned(name, select, table.partition, replace=False)
 
     def commit(self, meta: dict[str, Any] | None = None) -> None:
-        """Atomically publish every write of this transaction (manifest, then catalog)."""
+        """Publish every write of this transaction: the manifest's atomic rename is the commit.
+        The catalog and the garbage collection that follow are best effort (a reader rebuilds
+        a catalog left behind; the next commit collects what this one did not). The
+        transaction may go on from the committed state."""
         home = self.store.home
+        faults.point("files-written")
+        now = datetime.now(UTC)
         self.manifest.commit = self.base.commit + 1
         self.manifest.meta.update(meta or {})
-        self.manifest.meta["committed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        if (home / MANIFEST).exists():
-            shutil.copyfile(home / MANIFEST, home / PREVIOUS_MANIFEST)
-        _atomic_write_text(home / MANIFEST, self.manifest.dumps())
-        write_catalog(self.store, self.manifest)
+        self.manifest.meta["committed_at"] = now.isoformat(timespec="seconds")
+        live = self.manifest.all_files()
+        retired = {f: t for f, t in self.base.retired.items() if f not in live}
+        for rel in self.base.all_files() - live:
+            retired[rel] = now.isoformat(timespec="seconds")
+        horizon = (now.timestamp() - retain_seconds())
+        self.manifest.retired = {f: t for f, t in sorted(retired.items())
+                                 if datetime.fromisoformat(t).timestamp() > horizon}
+        _atomic_write_text(home / MANIFEST, self.manifest.dumps())  # the commit
         self.committed = True
-        self._collect_garbage()
+        self.written = []  # named by the manifest now: never removed by close()
+        self.base = self.manifest.copy()
+        faults.point("manifest-written")
+        try:
+            write_catalog(self.store, self.manifest)
+        except (OSError, duckdb.Error) as exc:
+            log.warning("commit %d is durable, its catalog was not written (%s): the next "
+                        "reader rebuilds it", self.manifest.commit, exc)
+        faults.point("catalog-written")
+        try:
+            self._collect_garbage()
+        except OSError as exc:
+            log.warning("commit %d: garbage collection stopped (%s); the next commit goes on",
+                        self.manifest.commit, exc)
+        faults.point("collected")
 
     def _collect_garbage(self) -> None:
-        keep = self.manifest.all_files()
-        keep |= Manifest.load(self.store.home / PREVIOUS_MANIFEST).all_files()
-        data = self.store.home / "data"
+        """Remove what no commit names: files of transactions that never committed, files
+        retired longer than the retention, temporary manifests and catalogs (the writer's lock
+        is held: nobody else is writing any of them)."""
+        home = self.store.home
+        keep = self.manifest.all_files() | set(self.manifest.retired)
+        for pattern in (f"{MANIFEST}.*.tmp", f".{CATALOG}.*.tmp", "manifest.prev.json"):
+            for path in home.glob(pattern):
+                path.unlink(missing_ok=True)
+        data = home / "data"
         if not data.exists():
             return
         for path in data.rglob("*.parquet"):
-            if str(path.relative_to(self.store.home)) not in keep:
+            if str(path.relative_to(home)) not in keep:
                 path.unlink(missing_ok=True)
         for folder in sorted(data.rglob("*"), key=lambda p: -len(p.parts)):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
 
     def close(self) -> None:
-        if not self.committed:
-            for rel in self.written:
-                Path(self.store.abs(rel)).unlink(missing_ok=True)
+        """Remove the files of writes that were not committed."""
+        for rel in self.written:
+            Path(self.store.abs(rel)).unlink(missing_ok=True)
+        self.written = []
         self.con.close()
 
 
@@ -410,43 +540,53 @@ def load_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def write_catalog(store: Store, manifest: Manifest) -> None:
-    """(Re)create the DuckDB catalog: views over the manifest's files, then the SQL surface."""
+    """(Re)create the catalog file: written beside it, then renamed over it."""
     final = store.catalog_path
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    con = duckdb.connect(str(tmp))
     try:
-        load_macros(con)
-        for name, table in schema.tables().items():
-            files = [store.abs(f) for f in manifest.files(name)]
-            # Stored tables are exposed as `stored_<name>`; the public names are views that
-            # may add derived columns (see sql/catalog.sql).
-            con.execute(f'CREATE VIEW "stored_{name}" AS {table_select(table, files)}')
-        vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
-        con.execute(
-            'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '
-            "antisymmetric BOOLEAN, inverse_of VARCHAR, contradicts VARCHAR[])"
-        )
-        con.executemany(
-            "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                [r.name, r.definition, r.symmetric, r.antisymmetric, r.inverse_of, r.contradicts]
-                for r in vocab.relations.values()
-            ],
-        )
-        con.execute("CREATE TABLE store_meta (key VARCHAR, value VARCHAR)")
-        con.executemany(
-            "INSERT INTO store_meta VALUES (?, ?)",
-            [["home", str(store.home)], ["commit", str(manifest.commit)]]
-            + [[k, str(v)] for k, v in sorted(manifest.meta.items())],
-        )
-        con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
-        public = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-        for name in schema.tables():  # component tables (llm_usage...) get a plain view
-            if name not in public:
-                con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "stored_{name}"')
-        con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
-        con.execute((SQL_DIR / "catalog_macros.sql").read_text(encoding="utf-8"))
-        con.execute("CHECKPOINT")
+        con = duckdb.connect(str(tmp))
+        try:
+            build_catalog(con, store, manifest)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, final)
     finally:
-        con.close()
-    os.replace(tmp, final)
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+
+
+def build_catalog(con: duckdb.DuckDBPyConnection, store: Store, manifest: Manifest) -> None:
+    """The SQL surface of `manifest` in `con`: views over its files, the vocabulary, the store's
+    metadata, the public views and macros."""
+    load_macros(con)
+    for name, table in schema.tables().items():
+        files = [store.abs(f) for f in manifest.files(name)]
+        # Stored tables are exposed as `stored_<name>`; the public names are views that
+        # may add derived columns (see sql/catalog.sql).
+        con.execute(f'CREATE VIEW "stored_{name}" AS {table_select(table, files)}')
+    vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
+    con.execute(
+        'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '
+        "antisymmetric BOOLEAN, inverse_of VARCHAR, contradicts VARCHAR[])"
+    )
+    con.executemany(
+        "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            [r.name, r.definition, r.symmetric, r.antisymmetric, r.inverse_of, r.contradicts]
+            for r in vocab.relations.values()
+        ],
+    )
+    con.execute("CREATE TABLE store_meta (key VARCHAR, value VARCHAR)")
+    con.executemany(
+        "INSERT INTO store_meta VALUES (?, ?)",
+        [["home", str(store.home)], ["commit", str(manifest.commit)]]
+        + [[k, str(v)] for k, v in sorted(manifest.meta.items())],
+    )
+    con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
+    public = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    for name in schema.tables():  # component tables (llm_usage...) get a plain view
+        if name not in public:
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "stored_{name}"')
+    con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "catalog_macros.sql").read_text(encoding="utf-8"))

@@ -59,7 +59,7 @@ class Explorer:
 
     def report_html(self, as_of: date | None, since: date | None) -> str:
         with self.lock:
-            stamp = (self.graph.latest_day(), self.graph.store.catalog_path.stat().st_mtime_ns,
+            stamp = (self.graph.latest_day(), self.graph.store.stamp(),
                      as_of, since)
             if self._report is None or self._report[0] != stamp:
                 self._report = (stamp, report.build(self.graph, as_of, since, served=True).html)
