@@ -84,7 +84,7 @@ class OutputFormat(StrEnum):
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, for logs and grep
     raise typer.Exit(code)
 
 

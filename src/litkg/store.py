@@ -497,7 +497,7 @@ class Transaction:
         try:
             write_catalog(self.store, self.manifest)
         except (OSError, duckdb.Error) as exc:
-            log.warning("commit %d is durable, its catalog was not written (%s): the next "
+            log.info("commit %d is durable, its catalog was not written (%s): the next "
                         "reader rebuilds it", self.manifest.commit, exc)
         faults.point("catalog-written")
         try:
