@@ -126,7 +126,7 @@ def test_a_kill_at_any_step_of_the_graph_commit_is_resumed_by_the_next_run(
 
 def test_a_catalog_that_could_not_be_written_is_rebuilt_by_the_next_reader(
         tmp_path, monkeypatch, source, reference):
-    import litkg.store as store_module
+    import litkg.store.transaction as store_module
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -167,10 +167,15 @@ def test_a_copied_store_reads_its_own_files(tmp_path, source, reference):
     assert differences(copy, reference) == {}
 
 
-def test_the_manifest_is_readable_by_other_users(tmp_path, source):
+def test_the_manifest_is_readable_by_others_and_temporary_files_do_not_pile_up(tmp_path, source):
     store = Store(tmp_path / "store")
     _backfill(store, source)
     assert store.manifest_path.stat().st_mode & 0o044 == 0o044
+    left = [store.home / ".litkg.duckdb.0badc0de.tmp", store.home / "manifest.json.x1.tmp"]
+    for path in left:  # what a kill in the middle of writing them leaves
+        path.write_text("partial")
+    process_days(store, [DAYS[-1]], extractor=ScriptedExtractor(), force=True)
+    assert not any(path.exists() for path in left)
 
 
 @pytest.fixture

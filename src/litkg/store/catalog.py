@@ -1,0 +1,91 @@
+"""The catalog: the SQL surface of one manifest (views over its files, the vocabulary, the
+store's metadata, the public views and macros), in a DuckDB file beside the manifest or in any
+connection. It is a cache: `Store.connect()` rebuilds it when it lags the manifest."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from litkg import schema
+from litkg.store.manifest import Manifest
+
+CATALOG = "litkg.duckdb"
+SQL_DIR = Path(__file__).parent.parent / "sql"
+
+
+def _empty_select(table: schema.Table) -> str:
+    cols = ", ".join(f'NULL::{t} AS "{c}"' for c, t in table.columns.items())
+    return f"SELECT {cols} WHERE false"
+
+
+def _file_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def table_select(table: schema.Table, files: list[str]) -> str:
+    """SQL reading a table's files with its contract columns (empty when it has none)."""
+    if not files:
+        return _empty_select(table)
+    return f"SELECT {table.select_list()} FROM read_parquet({_file_list(files)})"
+
+
+def load_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Scalar macros the construction SQL and users both rely on (canonical keys...)."""
+    con.execute((SQL_DIR / "functions.sql").read_text(encoding="utf-8"))
+
+
+def write_catalog(home: Path, manifest: Manifest) -> None:
+    """(Re)create the catalog file: written beside it, then renamed over it."""
+    final = home / CATALOG
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            build_catalog(con, home, manifest)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+
+
+def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest) -> None:
+    """The SQL surface of `manifest` in `con`: views over its files, the vocabulary, the store's
+    metadata, the public views and macros."""
+    load_macros(con)
+    for name, table in schema.tables().items():
+        files = [str(home / f) for f in manifest.files(name)]
+        # Stored tables are exposed as `stored_<name>`; the public names are views that
+        # may add derived columns (see sql/catalog.sql).
+        con.execute(f'CREATE VIEW "stored_{name}" AS {table_select(table, files)}')
+    vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
+    con.execute(
+        'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '
+        "antisymmetric BOOLEAN, inverse_of VARCHAR, contradicts VARCHAR[])"
+    )
+    con.executemany(
+        "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            [r.name, r.definition, r.symmetric, r.antisymmetric, r.inverse_of, r.contradicts]
+            for r in vocab.relations.values()
+        ],
+    )
+    con.execute("CREATE TABLE store_meta (key VARCHAR, value VARCHAR)")
+    con.executemany(
+        "INSERT INTO store_meta VALUES (?, ?)",
+        [["home", str(home)], ["commit", str(manifest.commit)]]
+        + [[k, str(v)] for k, v in sorted(manifest.meta.items())],
+    )
+    con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
+    public = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    for name in schema.tables():  # component tables (llm_usage...) get a plain view
+        if name not in public:
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "stored_{name}"')
+    con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "catalog_macros.sql").read_text(encoding="utf-8"))

@@ -1,0 +1,83 @@
+"""The manifest: the files of every table by partition, the commit number, the store's metadata
+and the files recent commits dropped. Replacing `manifest.json` (write, fsync, rename) is the
+commit: the store's state is exactly what it names."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litkg import schema
+
+MANIFEST = "manifest.json"
+WHOLE = "_all"  # partition name of unpartitioned tables
+RETAIN_SECONDS = 300  # how long a file dropped by a commit stays for queries in flight
+
+
+def retain_seconds() -> float:
+    return float(os.environ.get("LITKG_RETAIN_SECONDS", RETAIN_SECONDS))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the store from its readers
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Manifest:
+    """Live files per table and partition; the store's state is exactly what it names."""
+
+    commit: int
+    tables: dict[str, dict[str, list[str]]]
+    meta: dict[str, Any]
+    retired: dict[str, str] = field(default_factory=dict)  # file -> when a commit dropped it
+
+    @classmethod
+    def empty(cls) -> Manifest:
+        return cls(commit=0, tables={name: {} for name in schema.tables()}, meta={})
+
+    def copy(self) -> Manifest:
+        return Manifest(commit=self.commit,
+                        tables={k: {p: list(v) for p, v in parts.items()}
+                                for k, parts in self.tables.items()},
+                        meta=json.loads(json.dumps(self.meta)), retired=dict(self.retired))
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            return cls.empty()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        tables = {name: {} for name in schema.tables()}
+        tables.update(raw["tables"])
+        return cls(commit=raw["commit"], tables=tables, meta=raw.get("meta", {}),
+                   retired=raw.get("retired", {}))
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"commit": self.commit, "tables": self.tables, "meta": self.meta,
+             "retired": self.retired},
+            indent=1,
+            sort_keys=True,
+        )
+
+    def files(self, table: str) -> list[str]:
+        parts = self.tables.get(table, {})
+        return [f for key in sorted(parts) for f in parts[key]]
+
+    def all_files(self) -> set[str]:
+        return {f for parts in self.tables.values() for files in parts.values() for f in files}
