@@ -80,13 +80,16 @@ def main() -> None:
         print(f"uninterrupted backfill: {length:.1f} s; {args.kills} kills at random moments",
               flush=True)
         counts = {"corrupt": 0, "not resumable": 0, "different": 0, "finished before the kill": 0}
-        for i in range(args.kills):
+        killed, i = 0, 0
+        while killed < args.kills and i < 2 * args.kills:  # a run that ends first is no kill
+            i += 1
             store = Store(work / f"kill{i}")
-            delay = rng.uniform(0.05, 1.0) * length
+            delay = rng.uniform(0.02, 0.9) * length
             proc = backfill(store.home)
             time.sleep(delay)
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+                killed += 1
             else:
                 counts["finished before the kill"] += 1
             proc.communicate()
@@ -104,10 +107,10 @@ def main() -> None:
             elif differences(store, reference):
                 counts["different"] += 1
                 verdict = f"different: {differences(store, reference)}"
-            print(f"kill {i + 1:3d} at {delay:5.1f} s (left at commit {at}): {verdict}",
+            print(f"round {i:3d}, kill at {delay:5.1f} s (left at commit {at}): {verdict}",
                   flush=True)
             shutil.rmtree(store.home, ignore_errors=True)
-        print("\n| outcome | kills |\n|---|---|")
+        print(f"\n{killed} kills in {i} rounds\n\n| outcome | rounds |\n|---|---|")
         for name, n in counts.items():
             print(f"| {name} | {n} |")
         if counts["corrupt"] or counts["not resumable"] or counts["different"]:
