@@ -24,6 +24,8 @@ class Occ:
     sent: int
     #: identity relations refer to (gold mention or concept id; a position when predicted)
     key: str = ""
+    #: where the span comes from: "ner" (or a gold mention), "np" (a noun phrase, see `spans`)
+    src: str = "ner"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ def sentence_candidates(words: Sequence[str], occs: Sequence[Occ]) -> list[Candi
             f.extend(f"wb:{w}" for w in words[b.start:b.end - 1])
             if b.start < a.end:
                 f.append("nested")
+            if a.src != "ner" or b.src != "ner":
+                f.append(f"src:{a.src}|{b.src}")
+                f.append(f"tsrc:{a.type}|{b.type}|{a.src}|{b.src}")
             _between(words, a, b, "", f)
             lo, hi = min(a.end, b.end), max(a.start, b.start)
             inside = sum(1 for o in occs if o.start >= lo and o.end <= hi)

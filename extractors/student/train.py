@@ -31,8 +31,12 @@ from litkg.extractors.student.model import (
     LinearModel,
     StudentModel,
     candidates,
+    noun_phrase_spans,
     occurrences,
 )
+from litkg.extractors.student.spans import SOURCES, TypeLexicon, load_tagger
+
+from litkg.eval.scoring import SpanMatcher
 
 VERSION = "1.0"
 SEP = "\x1f"
@@ -118,14 +122,39 @@ def train_ner(train: Sequence[TrainDoc], dev: Sequence[TrainDoc], *, epochs: int
     return nlp, (best_f if dev_examples else None)
 
 
-def _gold_candidates(nlp: Any, d: TrainDoc, level: str) -> list[tuple[Candidate, str, float]]:
-    """Candidates over a document's gold mentions, each with its class and sample weight."""
+def _noun_phrase_mentions(d: TrainDoc, tagged: Any, lexicon: TypeLexicon
+                          ) -> list[tuple[int, int, str, str]]:
+    """The noun phrases of a training document as extra mentions: each stands for the gold
+    mention it matches as `litkg eval`'s relaxed matching would (the most overlapping one), so
+    a pair of them is labelled as the gold pair is; unmatched ones get an identity of their
+    own (every pair with them is NONE)."""
+    matcher = SpanMatcher(d.text)
+    out = []
+    for s, e, etype in noun_phrase_spans(tagged, (), lexicon):
+        ids = set(matcher.token_ids(s, e))
+        near = [m for m in d.mentions if matcher.match((s, e), (m.start, m.end), "relaxed")]
+        near.sort(key=lambda m: ((m.start, m.end) != (s, e),
+                                 -len(ids & set(matcher.token_ids(m.start, m.end)))))
+        out.append((s, e, etype, SEP.join(near[0].groups) if near else f"np{s}:{e}"))
+    return out
+
+
+def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
+                     lexicon: TypeLexicon | None = None) -> list[tuple[Candidate, str, float]]:
+    """Candidates over a document's gold mentions (and its noun phrases when `tagged` and
+    `lexicon` are given), each with its class and sample weight."""
     doc = nlp.get_pipe("sentencizer")(nlp.make_doc(d.text))
-    occs, bounds = occurrences(doc, ((m.start, m.end, m.type, SEP.join(m.groups))
-                                     for m in d.mentions))
+    spans = [(m.start, m.end, m.type, SEP.join(m.groups)) for m in d.mentions]
+    src = ["ner"] * len(spans)
+    if tagged is not None and lexicon is not None:
+        extra = _noun_phrase_mentions(d, tagged, lexicon)
+        spans += extra
+        src += ["np"] * len(extra)
+    occs, bounds = occurrences(doc, spans, src)
     group_of = {o: o.key.split(SEP) for o in occs} if level == "document" else None
     if level == "sentence":  # a nested duplicate span keeps its first identity
-        occs = [o.__class__(o.start, o.end, o.type, o.sent, o.key.split(SEP)[0]) for o in occs]
+        occs = [o.__class__(o.start, o.end, o.type, o.sent, o.key.split(SEP)[0], o.src)
+                for o in occs]
     rel = {}
     for r in d.relations:
         rel.setdefault((r.head, r.tail), r)
@@ -143,10 +172,15 @@ def _gold_candidates(nlp: Any, d: TrainDoc, level: str) -> list[tuple[Candidate,
 
 
 def train_relations(nlp: Any, docs: Sequence[TrainDoc], *, level: str, c: float, seed: int,
-                    min_count: int = 2) -> LinearModel:
+                    min_count: int = 2, lexicon: TypeLexicon | None = None,
+                    tagger: Any = None) -> LinearModel:
+    """The relation classifier; with a `lexicon` and a `tagger`, over noun phrases too."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = [x for d in docs for x in _gold_candidates(nlp, d, level)]
+    tagged = (tagger.pipe(d.text for d in docs) if tagger is not None and lexicon is not None
+              else (None for _ in docs))
+    rows = [x for d, t in zip(docs, tagged, strict=False)
+            for x in _gold_candidates(nlp, d, level, t, lexicon)]
     counts = Counter(f for cand, _, _ in rows for f in set(cand.features))
     features = sorted(f for f, n in counts.items() if n >= min_count)
     classes = [NONE] + sorted({y for _, y, _ in rows} - {NONE})
@@ -207,17 +241,26 @@ def tune(model: StudentModel, dev: Sequence[TrainDoc], log: Callable[[str], None
 def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level: str,
           vocabulary: str, source: dict[str, Any], seed: int = 13, ner_epochs: int = 30,
           patience: int = 4, c: float = 0.5, pretrained_ner: bool = False,
-          log: Callable[[str], None] = print) -> StudentModel:
+          candidates: str = "ner", log: Callable[[str], None] = print) -> StudentModel:
     """Train a student end to end (see the module docstring); the caller saves it."""
     import spacy
 
     if not train_docs:
         raise ValueError("no training documents")
+    if candidates not in SOURCES or (candidates != "ner" and level != "sentence"):
+        raise ValueError(f"candidates {candidates!r}: one of {SOURCES} (noun phrases: sentence "
+                         f"level only)")
     t0 = time.perf_counter()
     nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
                            seed=seed, log=log, pretrained=pretrained_ner)
     t1 = time.perf_counter()
-    relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed)
+    lexicon = tagger = None
+    if candidates == "ner+np":
+        lexicon = TypeLexicon.learn((d.text[m.start:m.end], m.type)
+                                    for d in train_docs for m in d.mentions)
+        tagger = load_tagger()
+    relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed, lexicon=lexicon,
+                                tagger=tagger)
     t2 = time.perf_counter()
     log(f"relations: {len(relations.features)} features, {len(relations.classes)} classes, "
         f"{t2 - t1:.1f} s")
@@ -227,13 +270,14 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         "entity_types": sorted({m.type for d in train_docs for m in d.mentions}),
         "relations": sorted({r.label for d in train_docs for r in d.relations}),
         "threshold": 0.5, "calibration": {"a": 1.0, "b": 0.0, "n": 0},
+        "candidates": candidates,
         "hyperparameters": {"ner_epochs": ner_epochs, "patience": patience, "C": c,
                             "pretrained_ner": pretrained_ner},
         "train": {"documents": len(train_docs), "fingerprint": fingerprint(list(train_docs))},
         "dev": {"documents": len(dev_docs), "fingerprint": fingerprint(list(dev_docs))},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    model = StudentModel(nlp, relations, meta)
+    model = StudentModel(nlp, relations, meta, lexicon, tagger)
     metrics = tune(model, dev_docs, log) if dev_docs else {}
     t3 = time.perf_counter()
     meta["metrics"] = {"dev": {**metrics, "ner_f1": ner_f}}
