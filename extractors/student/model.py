@@ -25,7 +25,13 @@ from litkg.extractors.student.features import (
     document_candidates,
     sentence_candidates,
 )
-from litkg.extractors.student.spans import TypeLexicon, load_tagger, noun_phrases, overlapping
+from litkg.extractors.student.spans import (
+    TypeLexicon,
+    copy_tags,
+    load_tagger,
+    noun_phrases,
+    overlapping,
+)
 from scipy import sparse
 
 FORMAT = 1
@@ -134,7 +140,8 @@ def noun_phrase_spans(tagged: Any, taken: Iterable[tuple[int, int]], lexicon: Ty
     """The noun phrases of a tagged doc that are not already spans in `taken`, typed by the
     lexicon: (start, end, type) in characters."""
     taken = set(taken)
-    return [(s, e, lexicon.type_of(tagged.text[s:e])) for s, e in noun_phrases(tagged)
+    text = tagged.text  # built on each access: once
+    return [(s, e, lexicon.type_of(text[s:e])) for s, e in noun_phrases(tagged)
             if (s, e) not in taken]
 
 
@@ -144,7 +151,8 @@ def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: 
     (gold identities) or, when predicted, by their lower-cased text."""
     words = [t.lower_ for t in doc]
     if level == "sentence":
-        return sentence_candidates(words, occs)
+        tags = [t.tag_ for t in doc] if doc.has_annotation("TAG") else None
+        return sentence_candidates(words, occs, tags)
     groups: dict[str, list[Occ]] = {}
     for o in occs:
         keys = group_of[o] if group_of is not None else [" ".join(words[o.start:o.end])]
@@ -234,6 +242,7 @@ class StudentModel:
             spans = [(e.start_char, e.end_char, e.label_, "") for e in doc.ents]
             src = ["ner"] * len(spans)
             if tags is not None and self.lexicon is not None:
+                copy_tags(doc, tags)
                 extra = noun_phrase_spans(tags, ((s, e) for s, e, _, _ in spans), self.lexicon)
                 spans += [(s, e, t, "") for s, e, t in extra]
                 src += ["np"] * len(extra)

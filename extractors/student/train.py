@@ -34,7 +34,7 @@ from litkg.extractors.student.model import (
     noun_phrase_spans,
     occurrences,
 )
-from litkg.extractors.student.spans import SOURCES, TypeLexicon, load_tagger
+from litkg.extractors.student.spans import SOURCES, TypeLexicon, copy_tags, load_tagger
 
 from litkg.eval.scoring import SpanMatcher
 
@@ -147,6 +147,7 @@ def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
     spans = [(m.start, m.end, m.type, SEP.join(m.groups)) for m in d.mentions]
     src = ["ner"] * len(spans)
     if tagged is not None and lexicon is not None:
+        copy_tags(doc, tagged)
         extra = _noun_phrase_mentions(d, tagged, lexicon)
         spans += extra
         src += ["np"] * len(extra)
