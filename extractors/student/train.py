@@ -38,7 +38,7 @@ from litkg.extractors.student.spans import SOURCES, TypeLexicon, copy_tags, load
 
 from litkg.eval.scoring import SpanMatcher
 
-VERSION = "1.0"
+VERSION = "1.1"
 SEP = "\x1f"
 THRESHOLDS = tuple(round(0.05 + 0.05 * k, 2) for k in range(16))
 
