@@ -3,8 +3,9 @@
 1. NER: a blank English pipeline (tokenizer, sentencizer, `ner` with its own CNN tok2vec)
    trained on the mentions, early-stopped on the dev split's entity F1.
 2. Relations: every candidate pair over the *gold* mentions of the training documents (see
-   `features`), labelled with the gold relation or NONE, weighted (a teacher's confidence when
-   distilling), fitted by multinomial logistic regression (scikit-learn).
+   `features`) and, with `candidates="ner+np"`, their noun phrases (see `spans`; pairs with one
+   weigh `NP_WEIGHT`), labelled with the gold relation or NONE, weighted (a teacher's
+   confidence when distilling), fitted by multinomial logistic regression (scikit-learn).
 3. On the dev documents, end to end (predicted mentions): the decision threshold that maximises
    strict + relaxed F1, then Platt scaling of the emitted predictions' probabilities against
    their relaxed matches, so that confidence reads as the chance of being right.
