@@ -50,7 +50,8 @@ def test_training_writes_a_self_describing_model_directory(tiny_model):
     assert len(meta["train"]["fingerprint"]) == 64 and meta["train"]["documents"] == TINY
     assert meta["metrics"]["dev"]["relaxed"]["pred"] > 0
     assert 0 <= meta["calibration"]["n"] and meta["training_seconds"]["total"] > 0
-    for part in ("ner", "relations.npz", "features.json"):
+    assert meta["candidates"] == "ner+np"  # SciERC's default: noun phrases are candidates too
+    for part in ("ner", "relations.npz", "features.json", "span_types.json"):
         assert (tiny_model / part).exists()
     size = sum(p.stat().st_size for p in tiny_model.rglob("*") if p.is_file())
     assert size < 20_000_000

@@ -24,6 +24,8 @@ class Occ:
     sent: int
     #: identity relations refer to (gold mention or concept id; a position when predicted)
     key: str = ""
+    #: where the span comes from: "ner" (or a gold mention), "np" (a noun phrase, see `spans`)
+    src: str = "ner"
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,28 @@ def _between(words: Sequence[str], a: Occ, b: Occ, prefix: str, out: list[str]) 
     out.extend(f"{prefix}bb:{x}_{y}" for x, y in zip(between, between[1:], strict=False))
 
 
-def sentence_candidates(words: Sequence[str], occs: Sequence[Occ]) -> list[Candidate]:
-    """Pairs of mentions in one sentence, in text order, with their features."""
+def _tag_features(tags: Sequence[str], a: Occ, b: Occ, out: list[str]) -> None:
+    """Part-of-speech view of a pair: the tag sequence between them (runs collapsed, when
+    short), the tags just outside them and whether a verb or preposition lies between."""
+    lo, hi = min(a.end, b.end), max(a.start, b.start)
+    seq: list[str] = []
+    for t in tags[lo:hi] if lo < hi else []:
+        if not seq or seq[-1] != t:
+            seq.append(t)
+    if len(seq) <= 6:
+        out.append(f"bp:{' '.join(seq)}")
+        out.append(f"tbp:{a.type}|{b.type}|{' '.join(seq)}")
+    out.append(f"pta:{tags[a.start - 1] if a.start else '<s>'}")
+    out.append(f"ntb:{tags[b.end] if b.end < len(tags) else '</s>'}")
+    out.append(f"hta:{tags[a.end - 1]}|{tags[b.end - 1]}")
+    if any(t.startswith("VB") for t in seq):
+        out.append("verb-between")
+
+
+def sentence_candidates(words: Sequence[str], occs: Sequence[Occ],
+                        tags: Sequence[str] | None = None) -> list[Candidate]:
+    """Pairs of mentions in one sentence, in text order, with their features (part-of-speech
+    ones too when the tokens' `tags` are given)."""
     occs = sorted(occs, key=lambda o: (o.start, o.end))
     n = len(words)
     out = []
@@ -83,6 +105,9 @@ def sentence_candidates(words: Sequence[str], occs: Sequence[Occ]) -> list[Candi
             f.extend(f"wb:{w}" for w in words[b.start:b.end - 1])
             if b.start < a.end:
                 f.append("nested")
+            if a.src != "ner" or b.src != "ner":
+                f.append(f"src:{a.src}|{b.src}")
+                f.append(f"tsrc:{a.type}|{b.type}|{a.src}|{b.src}")
             _between(words, a, b, "", f)
             lo, hi = min(a.end, b.end), max(a.start, b.start)
             inside = sum(1 for o in occs if o.start >= lo and o.end <= hi)
@@ -92,6 +117,8 @@ def sentence_candidates(words: Sequence[str], occs: Sequence[Occ]) -> list[Candi
             f.append(f"pa2:{words[a.start - 2] if a.start > 1 else '<s>'}")
             f.append(f"nb1:{words[b.end] if b.end < n else '</s>'}")
             f.append(f"nb2:{words[b.end + 1] if b.end + 1 < n else '</s>'}")
+            if tags is not None:
+                _tag_features(tags, a, b, f)
             if lo < hi:
                 f.append(f"tbf:{a.type}|{b.type}|{words[lo]}")
                 f.append(f"tbl:{a.type}|{b.type}|{words[hi - 1]}")

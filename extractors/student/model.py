@@ -1,9 +1,11 @@
 """The student at inference: a spaCy NER pipeline, a linear relation classifier, a calibrator.
 
 A model directory holds `meta.json` (level, labels, vocabulary, threshold, calibration, training
-data fingerprint, dev metrics), `ner/` (a spaCy pipeline: tokenizer, sentencizer, ner) and
-`relations.npz` + `features.json` (the classifier's weights and feature names). Inference needs
-spaCy and numpy/scipy only; nothing is downloaded.
+data fingerprint, dev metrics, candidate source), `ner/` (a spaCy pipeline: tokenizer,
+sentencizer, ner), `relations.npz` + `features.json` (the classifier's weights and feature
+names) and, when noun phrases are candidates too (`candidates: ner+np`), `span_types.json`
+(the type lexicon of `spans`). Inference needs spaCy (and the installed small English pipeline
+for its tagger when noun phrases are candidates) and numpy/scipy only; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ from litkg.extractors.student.features import (
     document_candidates,
     sentence_candidates,
 )
+from litkg.extractors.student.spans import (
+    TypeLexicon,
+    copy_tags,
+    load_tagger,
+    noun_phrases,
+    overlapping,
+)
 from scipy import sparse
 
 FORMAT = 1
 META = "meta.json"
+SPAN_TYPES = "span_types.json"
 
 
 class ModelError(RuntimeError):
@@ -39,6 +49,8 @@ class Span:
     end: int
     text: str
     type: str
+    #: where the span comes from ("ner" or "np", see `spans`)
+    src: str = "ner"
 
 
 @dataclass(frozen=True)
@@ -105,21 +117,32 @@ def parse_class(name: str) -> tuple[str, bool]:
     return name[:-1], name[-1] != "<"
 
 
-def occurrences(doc: Any, spans: Iterable[tuple[int, int, str, str]]
-                ) -> tuple[list[Occ], list[tuple[int, int]]]:
-    """Token-level mentions (char spans snapped outwards to tokens, each with its sentence)
-    and the token bounds of the doc's sentences."""
+def occurrences(doc: Any, spans: Iterable[tuple[int, int, str, str]],
+                src: Sequence[str] = ()) -> tuple[list[Occ], list[tuple[int, int]]]:
+    """Token-level mentions (char spans snapped outwards to tokens, each with its sentence and
+    its source, `src[i]`, "ner" when not given) and the token bounds of the doc's sentences."""
     bounds = [(s.start, s.end) for s in doc.sents]
     sent_of = np.zeros(len(doc), dtype=np.int32)
     for k, (lo, hi) in enumerate(bounds):
         sent_of[lo:hi] = k
     occs = []
-    for start, end, etype, key in spans:
+    for i, (start, end, etype, key) in enumerate(spans):
         span = doc.char_span(start, end, alignment_mode="expand")
         if span is None or len(span) == 0:
             continue
-        occs.append(Occ(span.start, span.end, etype, int(sent_of[span.start]), key))
+        occs.append(Occ(span.start, span.end, etype, int(sent_of[span.start]), key,
+                        src[i] if i < len(src) else "ner"))
     return occs, bounds
+
+
+def noun_phrase_spans(tagged: Any, taken: Iterable[tuple[int, int]], lexicon: TypeLexicon
+                      ) -> list[tuple[int, int, str]]:
+    """The noun phrases of a tagged doc that are not already spans in `taken`, typed by the
+    lexicon: (start, end, type) in characters."""
+    taken = set(taken)
+    text = tagged.text  # built on each access: once
+    return [(s, e, lexicon.type_of(text[s:e])) for s, e in noun_phrases(tagged)
+            if (s, e) not in taken]
 
 
 def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: str,
@@ -128,7 +151,8 @@ def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: 
     (gold identities) or, when predicted, by their lower-cased text."""
     words = [t.lower_ for t in doc]
     if level == "sentence":
-        return sentence_candidates(words, occs)
+        tags = [t.tag_ for t in doc] if doc.has_annotation("TAG") else None
+        return sentence_candidates(words, occs, tags)
     groups: dict[str, list[Occ]] = {}
     for o in occs:
         keys = group_of[o] if group_of is not None else [" ".join(words[o.start:o.end])]
@@ -137,17 +161,46 @@ def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: 
     return document_candidates(words, bounds, groups)
 
 
+def suppress_overlaps(preds: list[Prediction]) -> list[Prediction]:
+    """Of predictions with one label whose heads overlap and whose tails overlap (the same
+    relation read off overlapping candidate spans), the one with more NER arguments (their
+    boundaries are learnt; a noun phrase's are the tagger's), then the most probable one.
+    Measured on SciERC dev: preferring the more probable one alone lost 0.03 strict F1."""
+    kept: list[Prediction] = []
+    for p in sorted(preds, key=lambda p: (-(p.head.src == "ner") - (p.tail.src == "ner"),
+                                          -p.probability)):
+        if not any(q.label == p.label
+                   and overlapping((q.head.start, q.head.end), (p.head.start, p.head.end))
+                   and overlapping((q.tail.start, q.tail.end), (p.tail.start, p.tail.end))
+                   for q in kept):
+            kept.append(p)
+    return sorted(kept, key=lambda p: (p.evidence, p.head.start, p.tail.start))
+
+
 class StudentModel:
     """A trained student loaded from (or about to be written to) a model directory."""
 
-    def __init__(self, nlp: Any, relations: LinearModel, meta: dict[str, Any]) -> None:
+    def __init__(self, nlp: Any, relations: LinearModel, meta: dict[str, Any],
+                 lexicon: TypeLexicon | None = None, tagger: Any = None) -> None:
         self.nlp = nlp
         self.relations = relations
         self.meta = meta
+        self.lexicon = lexicon
+        self._tagger = tagger
 
     @property
     def level(self) -> str:
         return self.meta["level"]
+
+    @property
+    def with_noun_phrases(self) -> bool:
+        return self.meta.get("candidates", "ner") == "ner+np"
+
+    @property
+    def tagger(self) -> Any:
+        if self._tagger is None:
+            self._tagger = load_tagger()
+        return self._tagger
 
     @classmethod
     def load(cls, folder: str | Path) -> StudentModel:
@@ -161,22 +214,39 @@ class StudentModel:
         if meta.get("format") != FORMAT:
             raise ModelError(f"{folder}: model format {meta.get('format')}, expected {FORMAT}; "
                              f"retrain it")
-        return cls(spacy.load(folder / "ner"), LinearModel.load(folder), meta)
+        lexicon = None
+        if meta.get("candidates", "ner") == "ner+np":
+            lexicon = TypeLexicon.from_json(
+                json.loads((folder / SPAN_TYPES).read_text(encoding="utf-8")))
+        return cls(spacy.load(folder / "ner"), LinearModel.load(folder), meta, lexicon)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.nlp.to_disk(folder / "ner")
         self.relations.save(folder)
+        if self.lexicon is not None:
+            (folder / SPAN_TYPES).write_text(json.dumps(self.lexicon.to_json()), encoding="utf-8")
         (folder / META).write_text(json.dumps(self.meta, indent=1, sort_keys=True),
                                    encoding="utf-8")
 
     def scored(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
                ) -> Iterator[tuple[Any, list[Candidate], np.ndarray]]:
         """Per text: the spaCy doc, its candidates and their class probabilities."""
-        for doc in self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
-            occs, bounds = occurrences(
-                doc, ((e.start_char, e.end_char, e.label_, "") for e in doc.ents))
+        texts = list(texts)
+        docs = self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
+        tagged: Iterable[Any] = ([None] * len(texts) if not self.with_noun_phrases else
+                                 self.tagger.pipe(texts, batch_size=batch_size,
+                                                  n_process=n_process))
+        for doc, tags in zip(docs, tagged, strict=True):
+            spans = [(e.start_char, e.end_char, e.label_, "") for e in doc.ents]
+            src = ["ner"] * len(spans)
+            if tags is not None and self.lexicon is not None:
+                copy_tags(doc, tags)
+                extra = noun_phrase_spans(tags, ((s, e) for s, e, _, _ in spans), self.lexicon)
+                spans += [(s, e, t, "") for s, e, t in extra]
+                src += ["np"] * len(extra)
+            occs, bounds = occurrences(doc, spans, src)
             cands = candidates(doc, occs, bounds, self.level)
             yield doc, cands, self.relations.proba([c.features for c in cands])
 
@@ -196,14 +266,14 @@ class StudentModel:
             label, first_is_head = parse_class(self.relations.classes[k])
             a = doc[c.a.start:c.a.end]
             b = doc[c.b.start:c.b.end]
-            sa = Span(a.start_char, a.end_char, a.text, c.a.type)
-            sb = Span(b.start_char, b.end_char, b.text, c.b.type)
+            sa = Span(a.start_char, a.end_char, a.text, c.a.type, c.a.src)
+            sb = Span(b.start_char, b.end_char, b.text, c.b.type, c.b.src)
             head, tail = (sa, sb) if first_is_head else (sb, sa)
             lo = min(a.sent.start_char, b.sent.start_char)
             hi = max(a.sent.end_char, b.sent.end_char)
             out.append(Prediction(head, label, tail, float(q[k]),
                                   round(platt(float(q[k]), a_cal, b_cal), 6), (lo, hi)))
-        return out
+        return suppress_overlaps(out) if self.with_noun_phrases else out
 
     def predict(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
                 ) -> Iterator[tuple[Any, list[Prediction]]]:
