@@ -113,8 +113,14 @@ def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
 def _inputs(con: duckdb.DuckDBPyConnection, mode: str) -> None:
     """`_in_<table>`: the inputs of the document-level steps (all, or the scope's documents)."""
     for name in INPUTS:
-        where = "" if mode == "rebuild" else " WHERE doc_id IN (SELECT doc_id FROM _scope_docs)"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _in_{name} AS SELECT * FROM {name}{where}")
+        _drop(con, f"_in_{name}")
+        if mode == "rebuild":
+            con.execute(f"CREATE TEMP VIEW _in_{name} AS SELECT * FROM {name}")
+            continue
+        # the scope's rows, read once: each step reads them again, and a scan of an input
+        # table visits all its day files
+        con.execute(f"CREATE TEMP TABLE _in_{name} AS SELECT * FROM {name} "
+                    "WHERE doc_id IN (SELECT doc_id FROM _scope_docs)")
 
 
 def _dirty_table(con: duckdb.DuckDBPyConnection, dirty: dict[str, list[str]]) -> None:
@@ -141,7 +147,9 @@ def compute(
     if not scoped:
         _dirty_table(con, dirty or {})
         _run_steps(con, steps[:1])
+    t1 = time.perf_counter()
     _inputs(con, mode)
+    log.debug("construct inputs (%s): %.3f s", mode, time.perf_counter() - t1)
     _run_steps(con, steps[1:])
     log.debug("construct (%s) computed in %.3f s", mode, time.perf_counter() - t0)
     return steps

@@ -124,6 +124,7 @@ class Store:
             con = None
         if con is None:
             con = duckdb.connect()
+            con.execute("SET parquet_metadata_cache = true")
             build_catalog(con, self.home, self.manifest())
         return con
 
@@ -133,6 +134,7 @@ class Store:
             return None
         try:
             con = duckdb.connect(str(self.catalog_path), read_only=True)
+            con.execute("SET parquet_metadata_cache = true")  # the files are never rewritten
         except duckdb.Error:
             return None
         try:

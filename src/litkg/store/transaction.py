@@ -50,6 +50,7 @@ class Transaction:
         self.manifest = self.base.copy()
         self.con = duckdb.connect()
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET parquet_metadata_cache = true")  # files are never rewritten
         # a big build spills to the store's tmp/ instead of dying at DuckDB's default limit
         tmp = temp_directory(store.home)
         tmp.mkdir(parents=True, exist_ok=True)
