@@ -98,7 +98,7 @@ def test_an_exception_at_any_commit_step_leaves_a_store_a_rerun_finishes(
         tmp_path, monkeypatch, source, reference, point, hit):
     store = Store(tmp_path / "store")
     monkeypatch.setenv(faults.ENV, f"{point}:raise@{hit}")
-    monkeypatch.setattr(faults, "_hits", {})
+    faults.reset()
     with pytest.raises(faults.InjectedFault):
         _backfill(store, source)
     monkeypatch.delenv(faults.ENV)

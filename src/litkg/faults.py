@@ -30,6 +30,11 @@ def _parse(spec: str) -> tuple[str, str, int]:
     return name, mode or "raise", int(count or 1)
 
 
+def reset() -> None:
+    """Forget the hits counted so far (a test that injects twice in one process)."""
+    _hits.clear()
+
+
 def point(name: str) -> None:
     """A step of the commit path: fail here if LITKG_FAULT says so."""
     spec = os.environ.get(ENV)

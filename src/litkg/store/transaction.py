@@ -61,7 +61,6 @@ class Transaction:
             self._refresh_view(name)
         self.con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
         self.written: list[str] = []
-        self.committed = False
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
@@ -266,11 +265,10 @@ class Transaction:
         retired = {f: t for f, t in self.base.retired.items() if f not in live}
         for rel in self.base.all_files() - live:
             retired[rel] = now.isoformat(timespec="seconds")
-        horizon = (now.timestamp() - retain_seconds())
+        horizon = now.timestamp() - retain_seconds()
         self.manifest.retired = {f: t for f, t in sorted(retired.items())
                                  if datetime.fromisoformat(t).timestamp() > horizon}
         atomic_write_text(home / MANIFEST, self.manifest.dumps())  # the commit
-        self.committed = True
         self.written = []  # named by the manifest now: never removed by close()
         self.base = self.manifest.copy()
         faults.point("manifest-written")
@@ -278,7 +276,7 @@ class Transaction:
             write_catalog(self.store.home, self.manifest)
         except (OSError, duckdb.Error) as exc:
             log.info("commit %d is durable, its catalog was not written (%s): the next "
-                        "reader rebuilds it", self.manifest.commit, exc)
+                     "reader rebuilds it", self.manifest.commit, exc)
         faults.point("catalog-written")
         try:
             self._collect_garbage()
