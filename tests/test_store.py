@@ -123,3 +123,27 @@ def test_a_backfill_over_years_without_documents_is_cheap(tmp_path):
     assert con.execute(
         "SELECT active_edges FROM snapshots WHERE day = DATE '2019-12-31'"
     ).fetchone()[0] == 1
+
+
+def test_a_commit_collects_from_journals_without_walking_the_store(tmp_path):
+    """Each transaction journals what it writes: the next commit removes a dead transaction's
+    files by its journal; an unjournaled file is left alone, except in a store from an older
+    litkg (no `.txlog/walked`), which is swept once."""
+    store = built(tmp_path)
+    stray = store.home / "data" / "edges" / "stray.parquet"
+    dead = store.home / "data" / "edges" / "dead.parquet"
+    for path in (stray, dead):
+        path.write_bytes(b"not named by any manifest")
+    (store.home / ".txlog" / "dead.txt").write_text("data/edges/dead.parquet\n")
+
+    def commit() -> None:
+        with store.writer() as tx:
+            tx.merge_partition("snapshots", "_all", "SELECT * FROM snapshots")
+            tx.commit()
+
+    commit()
+    assert not dead.exists() and stray.exists()
+    assert list((store.home / ".txlog").glob("*.txt")) == []
+    (store.home / ".txlog" / "walked").unlink()
+    commit()
+    assert not stray.exists()

@@ -15,6 +15,7 @@ from litkg import schema
 
 MANIFEST = "manifest.json"
 WHOLE = "_all"  # partition name of unpartitioned tables
+JOURNALS = ".txlog"  # per transaction, the paths it writes or drops (collected if it dies)
 RETAIN_SECONDS = 300  # how long a file dropped by a commit stays for queries in flight
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from litkg import faults, schema
 from litkg.store.catalog import CATALOG, SQL_DIR, load_macros, table_select, write_catalog
-from litkg.store.manifest import MANIFEST, WHOLE, atomic_write_text, retain_seconds
+from litkg.store.manifest import JOURNALS, MANIFEST, WHOLE, atomic_write_text, retain_seconds
 
 if TYPE_CHECKING:
     from litkg.store import Store
@@ -61,6 +62,7 @@ class Transaction:
             self._refresh_view(name)
         self.con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
         self.written: list[str] = []
+        self._journal: Path | None = None
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
@@ -94,8 +96,20 @@ class Transaction:
     def clear_dirty(self) -> None:
         self.manifest.meta.pop("dirty", None)
 
+    def _log(self, rels: list[str]) -> None:
+        """Journal paths (files or folders) this transaction is about to write or drop, before
+        it does: a commit collects what a dead transaction's journal names and no manifest does,
+        instead of walking every file of the store."""
+        if self._journal is None:
+            folder = self.store.home / JOURNALS
+            folder.mkdir(exist_ok=True)
+            self._journal = folder / f"{uuid.uuid4().hex}.txt"
+        with self._journal.open("a", encoding="utf-8") as fh:
+            fh.write("".join(f"{rel}\n" for rel in rels))
+
     def _new_file(self, name: str, partition: str) -> str:
         rel = f"data/{name}/{partition}/{uuid.uuid4().hex}.parquet"
+        self._log([rel])
         (self.store.home / rel).parent.mkdir(parents=True, exist_ok=True)
         self.written.append(rel)
         return rel
@@ -166,6 +180,7 @@ class Transaction:
         """Write `select` as hive-style files, one folder per value of `partition_by`; each
         partition written replaces the manifest's files for it (`replace`) or adds to them."""
         folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
+        self._log([folder])
         (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
         target = self.store.abs(folder).replace("'", "''")
         stage = f"_part_{uuid.uuid4().hex[:8]}"
@@ -208,6 +223,7 @@ class Transaction:
         located = [(p, f) for p, files in self.manifest.tables[name].items() for f in files]
         if not located:
             return 0
+        t0 = time.perf_counter()
         by_path = {self.store.abs(f): (p, f) for p, f in located}
         hits = self.con.execute(
             f"SELECT filename, count(*) FROM read_parquet(?, filename = true) "
@@ -233,6 +249,8 @@ class Transaction:
                 self.manifest.tables[name].pop(partition)
             deleted += n
         self._refresh_view(name)
+        log.debug("delete_rows %s: %d rows from %d of %d files, %.3f s", name, deleted,
+                  len(hits), len(located), time.perf_counter() - t0)
         return deleted
 
     def insert_rows(self, name: str, data: pa.Table | str) -> int:
@@ -268,6 +286,9 @@ class Transaction:
         horizon = now.timestamp() - retain_seconds()
         self.manifest.retired = {f: t for f, t in sorted(retired.items())
                                  if datetime.fromisoformat(t).timestamp() > horizon}
+        expired = sorted(set(retired) - set(self.manifest.retired))
+        if expired:  # journaled first: a kill after the rename still gets them collected
+            self._log(expired)
         atomic_write_text(home / MANIFEST, self.manifest.dumps())  # the commit
         self.written = []  # named by the manifest now: never removed by close()
         self.base = self.manifest.copy()
@@ -286,19 +307,58 @@ class Transaction:
         faults.point("collected")
 
     def _collect_garbage(self) -> None:
-        """Remove what no commit names: files of transactions that never committed, files
-        retired longer than the retention, temporary manifests and catalogs (the writer's lock
-        is held: nobody else is writing any of them)."""
+        """Remove what no commit names: what the journals of this and of dead transactions
+        list (files written and never committed, files retired longer than the retention),
+        temporary manifests and catalogs. The writer's lock is held: every other journal
+        belongs to a transaction that died. A store without journals (written by an older
+        litkg) is walked once."""
         home = self.store.home
         keep = self.manifest.all_files() | set(self.manifest.retired)
         for pattern in (f"{MANIFEST}.*.tmp", f".{CATALOG}.*.tmp", "manifest.prev.json"):
             for path in home.glob(pattern):
                 path.unlink(missing_ok=True)
+        folder = home / JOURNALS
+        if not (folder / "walked").exists():
+            self._collect_everything(keep)
+            folder.mkdir(exist_ok=True)
+            (folder / "walked").touch()
+        for journal in sorted(folder.glob("*.txt")):
+            for rel in dict.fromkeys(journal.read_text(encoding="utf-8").splitlines()):
+                self._remove_unnamed(rel, keep)
+            if journal != self._journal:
+                journal.unlink(missing_ok=True)
+        if self._journal is not None:
+            self._journal.unlink(missing_ok=True)
+            self._journal = None
+
+    def _remove_unnamed(self, rel: str, keep: set[str]) -> None:
+        """Remove the file `rel`, or the files under the folder `rel`, that `keep` does not
+        name; then its folders, up to data/, while they are empty."""
+        home = self.store.home
+        path = home / rel
+        if path.is_dir():
+            for file in sorted(path.rglob("*.parquet")):
+                if str(file.relative_to(home)) not in keep:
+                    file.unlink(missing_ok=True)
+            for sub in sorted(path.rglob("*"), key=lambda p: -len(p.parts)):
+                if sub.is_dir() and not any(sub.iterdir()):
+                    sub.rmdir()
+        elif rel not in keep:
+            path.unlink(missing_ok=True)
         data = home / "data"
+        parent = path if path.is_dir() else path.parent
+        while parent != data and data in parent.parents and parent.exists():
+            if any(parent.iterdir()):
+                break
+            parent.rmdir()
+            parent = parent.parent
+
+    def _collect_everything(self, keep: set[str]) -> None:
+        data = self.store.home / "data"
         if not data.exists():
             return
         for path in data.rglob("*.parquet"):
-            if str(path.relative_to(home)) not in keep:
+            if str(path.relative_to(self.store.home)) not in keep:
                 path.unlink(missing_ok=True)
         for folder in sorted(data.rglob("*"), key=lambda p: -len(p.parts)):
             if folder.is_dir() and not any(folder.iterdir()):
@@ -309,4 +369,6 @@ class Transaction:
         for rel in self.written:
             Path(self.store.abs(rel)).unlink(missing_ok=True)
         self.written = []
+        if self._journal is not None:  # what it names is removed above, or committed
+            self._journal.unlink(missing_ok=True)
         self.con.close()
