@@ -24,6 +24,9 @@ class Table(BaseModel):
     key: list[str]
     columns: dict[str, str]
     partition: str | None = None
+    # "month": day partitions are kept in month files (one file lists under each of its days),
+    # so a table of 18,000 days is a few hundred files; a nightly day starts as its own file
+    files: str | None = None
 
     def column_names(self) -> list[str]:
         return list(self.columns)

@@ -37,7 +37,7 @@ from litkg.sources import (
     expand_paths,
     iter_file,
 )
-from litkg.store import WHOLE, Transaction, table_select
+from litkg.store import WHOLE, Transaction
 
 _HASH_CHUNK = 1 << 20
 _EPOCH = datetime(1970, 1, 1)
@@ -354,9 +354,7 @@ def _merge_documents(
         for day in sorted(by_day):
             part = f"published={day.isoformat()}"
             # the partition's current files (kept on disk until the commit): read them directly
-            old = table_select(
-                table, [tx.store.abs(f) for f in tx.manifest.tables["documents"].get(part, [])]
-            )
+            old = tx.partition_select("documents", part)
             literal = f"DATE '{day.isoformat()}'"
             tx.replace_partition(
                 "documents", part,
@@ -371,9 +369,7 @@ def _merge_documents(
                     ORDER BY revised DESC NULLS LAST, source_file, ingested_at) = 1
                 """,
             )
-            new = table_select(
-                table, [tx.store.abs(f) for f in tx.manifest.tables["documents"].get(part, [])]
-            )
+            new = tx.partition_select("documents", part)
             added, changed = tx.sql(
                 f"""
                 SELECT count(*) FILTER (o.doc_id IS NULL),

@@ -77,8 +77,8 @@ class Manifest:
         )
 
     def files(self, table: str) -> list[str]:
-        parts = self.tables.get(table, {})
-        return [f for key in sorted(parts) for f in parts[key]]
+        parts = self.tables.get(table, {})  # a month file lists under each of its days
+        return list(dict.fromkeys(f for key in sorted(parts) for f in parts[key]))
 
     def all_files(self) -> set[str]:
         return {f for parts in self.tables.values() for files in parts.values() for f in files}

@@ -15,8 +15,9 @@ import duckdb
 import pyarrow as pa
 
 from litkg import faults, schema
-from litkg.store.catalog import CATALOG, SQL_DIR, load_macros, table_select, write_catalog
-from litkg.store.manifest import JOURNALS, MANIFEST, WHOLE, atomic_write_text, retain_seconds
+from litkg.store.catalog import SQL_DIR, load_macros, table_select, write_catalog
+from litkg.store.garbage import collect, journal
+from litkg.store.manifest import MANIFEST, WHOLE, atomic_write_text, retain_seconds
 
 if TYPE_CHECKING:
     from litkg.store import Store
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 CONSTRUCT_INPUTS = ("documents", "deletions", "assertions", "abbreviations")
 log = logging.getLogger(__name__)
 PARTITIONS_PER_COPY = 1000
+FILES_PER_MONTH = 8  # a month's files of a month-grouped table are merged past this many
+
+
+def _value(key: str) -> str:
+    return key.split("=", 1)[1]  # "day=2024-03-05" -> "2024-03-05"
+
+
+def _keys_filter(column: str, keys: set[str] | list[str]) -> str:
+    """SQL true for the rows of these partitions (`column=value` keys)."""
+    values = ", ".join("'" + _value(k).replace("'", "''") + "'" for k in sorted(keys))
+    return f'CAST("{column}" AS VARCHAR) IN ({values})'
 
 
 def memory_limit() -> str:
@@ -63,6 +75,7 @@ class Transaction:
         self.con.execute((SQL_DIR / "derived.sql").read_text(encoding="utf-8"))
         self.written: list[str] = []
         self._journal: Path | None = None
+        self._months: dict[str, set[str]] = {}  # month-grouped tables: months written
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
@@ -81,6 +94,66 @@ class Transaction:
     def partitions(self, name: str) -> list[str]:
         return sorted(p for p, files in self.manifest.tables[name].items() if files)
 
+    def partition_select(self, name: str, partition: str) -> str:
+        """SQL of one partition's rows as stored now (a month file holds other days too)."""
+        table = schema.table(name)
+        files = self.manifest.tables[name].get(partition, [])
+        select = table_select(table, [self.store.abs(f) for f in files])
+        if files and table.files == "month":
+            select += f" WHERE {_keys_filter(table.partition, [partition])}"
+        return select
+
+    # -- month files: day partitions grouped ---------------------------------------------------
+    def _grouped(self, name: str) -> bool:
+        return schema.table(name).files == "month"
+
+    def _detach(self, name: str, keys: set[str]) -> None:
+        """Before the partitions `keys` are replaced: each file they share with other
+        partitions is rewritten without their rows, for those others (one month at most)."""
+        table = schema.table(name)
+        parts = self.manifest.tables[name]
+        mine = {f for k in keys for f in parts.get(k, [])}
+        listing: dict[str, list[str]] = {}
+        for key, files in parts.items():
+            for f in files:
+                if f in mine and key not in keys:
+                    listing.setdefault(f, []).append(key)
+        for old, others in sorted(listing.items()):
+            rel = self._new_file(name, f"months/{_value(others[0])[:7]}")
+            left = self._copy(
+                f"SELECT {table.select_list()} FROM read_parquet('{self._sql_path(old)}') "
+                f"WHERE NOT ({_keys_filter(table.partition, keys)})", rel)
+            for key in others:
+                parts[key] = [f for f in parts[key] if f != old] + ([rel] if left else [])
+                if not parts[key]:
+                    parts.pop(key)
+            if not left:
+                os.remove(self.store.abs(rel))
+        for key in keys:
+            if key in parts:
+                parts[key] = [f for f in parts[key] if f not in listing]
+
+    def _compact(self, name: str, months: set[str]) -> None:
+        """Merge each of `months` into one file once it holds more than FILES_PER_MONTH: a
+        nightly day is its own file at first, and a table stays a few files per month."""
+        table = schema.table(name)
+        parts = self.manifest.tables[name]
+        for month in sorted(months):
+            keys = [k for k in sorted(parts) if _value(k)[:7] == month and parts[k]]
+            files = list(dict.fromkeys(f for k in keys for f in parts[k]))
+            if len(files) <= FILES_PER_MONTH:
+                continue
+            rel = self._new_file(name, f"months/{month}")
+            paths = ", ".join(f"'{self._sql_path(f)}'" for f in files)
+            self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}]) '
+                       f'ORDER BY "{table.partition}"', rel)
+            for key in keys:
+                parts[key] = [rel]
+        self._refresh_view(name)
+
+    def _sql_path(self, rel: str) -> str:
+        return self.store.abs(rel).replace("'", "''")
+
     # -- writing -----------------------------------------------------------------------------
     def _touch(self, name: str, partition: str) -> None:
         if name in CONSTRUCT_INPUTS and "=" in partition:
@@ -97,15 +170,8 @@ class Transaction:
         self.manifest.meta.pop("dirty", None)
 
     def _log(self, rels: list[str]) -> None:
-        """Journal paths (files or folders) this transaction is about to write or drop, before
-        it does: a commit collects what a dead transaction's journal names and no manifest does,
-        instead of walking every file of the store."""
-        if self._journal is None:
-            folder = self.store.home / JOURNALS
-            folder.mkdir(exist_ok=True)
-            self._journal = folder / f"{uuid.uuid4().hex}.txt"
-        with self._journal.open("a", encoding="utf-8") as fh:
-            fh.write("".join(f"{rel}\n" for rel in rels))
+        """Journal paths this transaction is about to write or drop, before it does."""
+        self._journal = journal(self.store.home, rels, self._journal)
 
     def _new_file(self, name: str, partition: str) -> str:
         rel = f"data/{name}/{partition}/{uuid.uuid4().hex}.parquet"
@@ -133,6 +199,9 @@ class Transaction:
         table = schema.table(name)
         source = self._register(data)
         self._touch(name, partition)
+        if table.files == "month":
+            self._detach(name, {partition})
+            self._months.setdefault(name, set()).add(_value(partition)[:7])
         select = f"SELECT {table.select_list()} FROM ({source}) ORDER BY ALL"
         rel = self._new_file(name, partition)
         n = self._copy(select, rel)
@@ -148,9 +217,7 @@ class Transaction:
         """Merge by the table's key: new rows are added, rows with a known key are kept as-is."""
         table = schema.table(name)
         source = self._register(data)
-        current = table_select(
-            table, [self.store.abs(f) for f in self.manifest.tables[name].get(partition, [])]
-        )
+        current = self.partition_select(name, partition)
         key = ", ".join(f'"{k}"' for k in table.key)
         # deterministic among duplicates of one key; list columns can't be ordered, skip them
         order = ", ".join(f'"{c}"' for c, t in table.columns.items() if not t.endswith("]"))
@@ -177,26 +244,40 @@ class Transaction:
         return self._write_partitioned(name, select, partition_by, replace=True)
 
     def _write_partitioned(self, name: str, select: str, partition_by: str, replace: bool) -> int:
-        """Write `select` as hive-style files, one folder per value of `partition_by`; each
+        """Write `select` as hive-style files, one folder per value of `partition_by` (per
+        month for a month-grouped table: its file lists under each of its days); each
         partition written replaces the manifest's files for it (`replace`) or adds to them."""
         folder = f"data/{name}/_w{uuid.uuid4().hex[:12]}"
         self._log([folder])
         (self.store.home / folder).parent.mkdir(parents=True, exist_ok=True)
         target = self.store.abs(folder).replace("'", "''")
         stage = f"_part_{uuid.uuid4().hex[:8]}"
-        self.con.execute(f"CREATE TEMP TABLE {stage} AS {select}")
+        grouped = self._grouped(name)
+        by = "_month" if grouped else partition_by
+        month = f""", strftime("{partition_by}", '%Y-%m') AS _month""" if grouped else ""
+        self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT *{month} FROM ({select})")
         try:
+            keys: dict[str, list[str]] = {}  # month folder -> the days its file holds
+            if grouped:
+                for group, value in self.con.execute(
+                        f'SELECT DISTINCT _month, CAST("{partition_by}" AS VARCHAR) '
+                        f"FROM {stage} ORDER BY ALL").fetchall():
+                    keys.setdefault(f"_month={group}", []).append(f"{partition_by}={value}")
+            if grouped and replace:
+                self._detach(name, {k for ks in keys.values() for k in ks})
             # At most PARTITIONS_PER_COPY partitions per COPY: a write's memory grows with the
             # partitions it has open (18,000 days in one COPY ran out of 6 GB).
             values = [r[0] for r in self.con.execute(
-                f'SELECT DISTINCT "{partition_by}" FROM {stage} ORDER BY 1').fetchall()]
+                f'SELECT DISTINCT "{by}" FROM {stage} ORDER BY 1').fetchall()]
             for i in range(0, len(values), PARTITIONS_PER_COPY):
                 chunk = values[i:i + PARTITIONS_PER_COPY]
-                nulls = f' OR "{partition_by}" IS NULL' if None in chunk else ""
+                nulls = f' OR "{by}" IS NULL' if None in chunk else ""
+                order = f' ORDER BY "{partition_by}"' if grouped else ""
                 self.con.execute(
-                    f'COPY (SELECT * FROM {stage} WHERE "{partition_by}" IN '
-                    f"(SELECT unnest(?)){nulls}) TO '{target}' (FORMAT parquet, COMPRESSION zstd, "
-                    f'PARTITION_BY ("{partition_by}"), WRITE_PARTITION_COLUMNS true, '
+                    f'COPY (SELECT * FROM {stage} WHERE "{by}" IN '
+                    f"(SELECT unnest(?)){nulls}{order}) TO '{target}' (FORMAT parquet, "
+                    f'COMPRESSION zstd, PARTITION_BY ("{by}"), '
+                    f"WRITE_PARTITION_COLUMNS {str(not grouped).lower()}, "
                     "FILENAME_PATTERN 'p_{uuid}', OVERWRITE_OR_IGNORE true)", [chunk])
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {stage}")
@@ -206,9 +287,12 @@ class Transaction:
         for path in files:
             rel = str(path.relative_to(self.store.home))
             self.written.append(rel)
-            written.setdefault(path.parent.name, []).append(rel)  # "<column>=<value>"
+            for key in keys.get(path.parent.name, [path.parent.name]):  # "<column>=<value>"
+                written.setdefault(key, []).append(rel)
         for key, rels in written.items():
             self._touch(name, key)
+            if grouped:
+                self._months.setdefault(name, set()).add(_value(key)[:7])
             kept = [] if replace else self.manifest.tables[name].get(key, [])
             self.manifest.tables[name][key] = kept + rels
         self._refresh_view(name)
@@ -220,37 +304,48 @@ class Transaction:
     def delete_rows(self, name: str, where_sql: str) -> int:
         """Delete the rows matching a predicate (it may read temp tables): only the files
         holding such rows are rewritten."""
-        located = [(p, f) for p, files in self.manifest.tables[name].items() for f in files]
-        if not located:
+        parts = self.manifest.tables[name]
+        listing: dict[str, list[str]] = {}  # file -> the partitions listing it
+        for partition, files in parts.items():
+            for f in files:
+                listing.setdefault(f, []).append(partition)
+        if not listing:
             return 0
         t0 = time.perf_counter()
-        by_path = {self.store.abs(f): (p, f) for p, f in located}
+        by_path = {self.store.abs(f): f for f in listing}
         hits = self.con.execute(
             f"SELECT filename, count(*) FROM read_parquet(?, filename = true) "
-            f"WHERE coalesce(({where_sql}), false) GROUP BY filename",
+            f"WHERE coalesce(({where_sql}), false) GROUP BY filename ORDER BY filename",
             [list(by_path)],
         ).fetchall()
+        table = schema.table(name)
         deleted = 0
         for path, n in hits:
-            partition, rel = by_path[path]
-            literal = "'" + path.replace("'", "''") + "'"
-            keep = (f"SELECT * EXCLUDE (filename) FROM read_parquet({literal}, filename = true) "
+            rel = by_path[path]
+            keep = (f"SELECT {table.select_list()} FROM read_parquet('{self._sql_path(rel)}') "
                     f"WHERE NOT coalesce(({where_sql}), false)")
-            new_rel = self._new_file(name, partition)
+            shared = len(listing[rel]) > 1
+            new_rel = self._new_file(name, "months/" + _value(listing[rel][0])[:7] if shared
+                                     else listing[rel][0])
             left = self._copy(keep, new_rel)
-            files = [f for f in self.manifest.tables[name][partition] if f != rel]
-            if left:
-                files.append(new_rel)
-            else:
+            if not left:
                 os.remove(self.store.abs(new_rel))
-            if files:
-                self.manifest.tables[name][partition] = files
-            else:
-                self.manifest.tables[name].pop(partition)
+            holds = set(listing[rel])  # a month file's days whose rows all went: not any more
+            if shared and left:
+                holds = {f"{table.partition}={v}" for (v,) in self.con.execute(
+                    f'SELECT DISTINCT CAST("{table.partition}" AS VARCHAR) '
+                    f"FROM read_parquet('{self._sql_path(new_rel)}')").fetchall()}
+            for partition in listing[rel]:
+                files = [f for f in parts[partition] if f != rel]
+                files += [new_rel] if left and partition in holds else []
+                if files:
+                    parts[partition] = files
+                else:
+                    parts.pop(partition)
             deleted += n
         self._refresh_view(name)
         log.debug("delete_rows %s: %d rows from %d of %d files, %.3f s", name, deleted,
-                  len(hits), len(located), time.perf_counter() - t0)
+                  len(hits), len(listing), time.perf_counter() - t0)
         return deleted
 
     def insert_rows(self, name: str, data: pa.Table | str) -> int:
@@ -274,6 +369,9 @@ class Transaction:
         a catalog left behind; the next commit collects what this one did not). The
         transaction may go on from the committed state."""
         home = self.store.home
+        for name, months in sorted(self._months.items()):
+            self._compact(name, months)
+        self._months = {}
         faults.point("files-written")
         now = datetime.now(UTC)
         self.manifest.commit = self.base.commit + 1
@@ -307,62 +405,10 @@ class Transaction:
         faults.point("collected")
 
     def _collect_garbage(self) -> None:
-        """Remove what no commit names: what the journals of this and of dead transactions
-        list (files written and never committed, files retired longer than the retention),
-        temporary manifests and catalogs. The writer's lock is held: every other journal
-        belongs to a transaction that died. A store without journals (written by an older
-        litkg) is walked once."""
-        home = self.store.home
-        keep = self.manifest.all_files() | set(self.manifest.retired)
-        for pattern in (f"{MANIFEST}.*.tmp", f".{CATALOG}.*.tmp", "manifest.prev.json"):
-            for path in home.glob(pattern):
-                path.unlink(missing_ok=True)
-        folder = home / JOURNALS
-        if not (folder / "walked").exists():
-            self._collect_everything(keep)
-            folder.mkdir(exist_ok=True)
-            (folder / "walked").touch()
-        for journal in sorted(folder.glob("*.txt")):
-            for rel in dict.fromkeys(journal.read_text(encoding="utf-8").splitlines()):
-                self._remove_unnamed(rel, keep)
-            if journal != self._journal:
-                journal.unlink(missing_ok=True)
-        if self._journal is not None:
-            self._journal.unlink(missing_ok=True)
-            self._journal = None
-
-    def _remove_unnamed(self, rel: str, keep: set[str]) -> None:
-        """Remove the file `rel`, or the files under the folder `rel`, that `keep` does not
-        name; then its folders, up to data/, while they are empty."""
-        home = self.store.home
-        path = home / rel
-        if path.is_dir():
-            for file in sorted(path.rglob("*.parquet")):
-                if str(file.relative_to(home)) not in keep:
-                    file.unlink(missing_ok=True)
-            for sub in sorted(path.rglob("*"), key=lambda p: -len(p.parts)):
-                if sub.is_dir() and not any(sub.iterdir()):
-                    sub.rmdir()
-        elif rel not in keep:
-            path.unlink(missing_ok=True)
-        data = home / "data"
-        parent = path if path.is_dir() else path.parent
-        while parent != data and data in parent.parents and parent.exists():
-            if any(parent.iterdir()):
-                break
-            parent.rmdir()
-            parent = parent.parent
-
-    def _collect_everything(self, keep: set[str]) -> None:
-        data = self.store.home / "data"
-        if not data.exists():
-            return
-        for path in data.rglob("*.parquet"):
-            if str(path.relative_to(self.store.home)) not in keep:
-                path.unlink(missing_ok=True)
-        for folder in sorted(data.rglob("*"), key=lambda p: -len(p.parts)):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        """Remove what no commit names (see `litkg.store.garbage`); the writer's lock is held."""
+        collect(self.store.home, self.manifest.all_files() | set(self.manifest.retired),
+                self._journal)
+        self._journal = None
 
     def close(self) -> None:
         """Remove the files of writes that were not committed."""

@@ -1,0 +1,80 @@
+"""Day partitions of the input tables live in month files: a nightly day is its own file at
+first, a month is merged into one file past FILES_PER_MONTH, and replacing, merging or deleting
+one day of a merged month never touches the rows of its other days."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pyarrow as pa
+
+from litkg import schema
+from litkg.store import Store
+from litkg.store.transaction import FILES_PER_MONTH
+
+DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(FILES_PER_MONTH + 3)]
+
+
+def rows(day: date, n: int, tag: str = "") -> pa.Table:
+    """`n` deletions (the smallest month-grouped table) dated `day`."""
+    return pa.Table.from_pylist(
+        [{"doc_id": f"pmid:{day:%m%d}{i}{tag}", "deleted_on": day, "source_file": tag or "f",
+          "ingested_at": None} for i in range(n)],
+        schema=schema.table("deletions").arrow_schema())
+
+
+def stored(store: Store) -> list[tuple]:
+    con = store.connect()
+    try:
+        return con.execute("SELECT doc_id, deleted_on, source_file FROM deletions "
+                           "ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def files(store: Store) -> list[str]:
+    return store.manifest().files("deletions")
+
+
+def nightly(store: Store, day: date, data: pa.Table) -> None:
+    with store.writer() as tx:
+        tx.replace_partition("deletions", f"deleted_on={day}", data)
+        tx.commit()
+
+
+def test_nightly_days_are_merged_into_one_month_file(tmp_path):
+    store = Store(tmp_path / "s")
+    for i, day in enumerate(DAYS):
+        nightly(store, day, rows(day, 2))
+        # every day stays its own partition; the month never holds more than the limit
+        assert len(files(store)) <= FILES_PER_MONTH
+        assert sorted(store.manifest().tables["deletions"]) == [
+            f"deleted_on={d}" for d in DAYS[:i + 1]]
+    assert len(files(store)) == 3  # merged at the 9th day, then two nightly files
+    assert len(stored(store)) == 2 * len(DAYS)
+
+
+def test_replacing_merging_and_deleting_one_day_of_a_month_file_keeps_the_others(tmp_path):
+    store = Store(tmp_path / "s")
+    with store.writer() as tx:  # a backfill writes one file per month
+        tx.replace_partitions(
+            "deletions", pa.concat_tables([rows(d, 3) for d in DAYS] + [rows(date(2024, 4, 2), 1)]),
+            "deleted_on")
+        tx.commit()
+    assert len(files(store)) == 2
+    before = stored(store)
+    third = DAYS[2]
+    nightly(store, third, rows(third, 1, "again"))  # a day re-extracted
+    expected = [r for r in before if r[1] != third] + [(f"pmid:{third:%m%d}0again", third, "again")]
+    assert stored(store) == sorted(expected)
+    with store.writer() as tx:
+        tx.merge_partition("deletions", f"deleted_on={DAYS[0]}", rows(DAYS[0], 4, "late"))
+        first = tx.partition_select("deletions", f"deleted_on={DAYS[0]}")
+        assert tx.sql(f"SELECT count(*) FROM ({first})").fetchone()[0] == 3 + 4
+        tx.delete_rows("deletions", "doc_id LIKE 'pmid:0302%'")  # every row of the second day
+        tx.commit()
+    after = stored(store)
+    assert len(after) == len(expected) + 4 - 3
+    assert f"deleted_on={DAYS[1]}" not in store.manifest().tables["deletions"]
+    assert {r for r in after if r[1] not in (DAYS[0], DAYS[1])} == {
+        r for r in expected if r[1] not in (DAYS[0], DAYS[1])}
