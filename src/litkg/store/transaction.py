@@ -233,6 +233,7 @@ class Transaction:
     ) -> int:
         """Replace a whole table, optionally split into partitions by a column's value."""
         self.manifest.tables[name] = {}
+        partition_by = partition_by or schema.table(name).partition
         if partition_by is None:
             return self.replace_partition(name, WHOLE, self._register(data))
         return self.replace_partitions(name, data, partition_by)
@@ -243,7 +244,8 @@ class Transaction:
         select = f"SELECT {table.select_list()} FROM ({self._register(data)})"
         return self._write_partitioned(name, select, partition_by, replace=True)
 
-    def _write_partitioned(self, name: str, select: str, partition_by: str, replace: bool) -> int:
+    def _write_partitioned(self, name: str, select: str, partition_by: str, replace: bool,
+                           touch: bool = True) -> int:
         """Write `select` as hive-style files, one folder per value of `partition_by` (per
         month for a month-grouped table: its file lists under each of its days); each
         partition written replaces the manifest's files for it (`replace`) or adds to them."""
@@ -290,7 +292,8 @@ class Transaction:
             for key in keys.get(path.parent.name, [path.parent.name]):  # "<column>=<value>"
                 written.setdefault(key, []).append(rel)
         for key, rels in written.items():
-            self._touch(name, key)
+            if touch:  # rows moved by a delete are not new input
+                self._touch(name, key)
             if grouped:
                 self._months.setdefault(name, set()).add(_value(key)[:7])
             kept = [] if replace else self.manifest.tables[name].get(key, [])
@@ -303,7 +306,7 @@ class Transaction:
 
     def delete_rows(self, name: str, where_sql: str) -> int:
         """Delete the rows matching a predicate (it may read temp tables): only the files
-        holding such rows are rewritten."""
+        holding such rows are rewritten, all in one write."""
         parts = self.manifest.tables[name]
         listing: dict[str, list[str]] = {}  # file -> the partitions listing it
         for partition, files in parts.items():
@@ -318,32 +321,27 @@ class Transaction:
             f"WHERE coalesce(({where_sql}), false) GROUP BY filename ORDER BY filename",
             [list(by_path)],
         ).fetchall()
+        if not hits:
+            return 0
         table = schema.table(name)
-        deleted = 0
-        for path, n in hits:
-            rel = by_path[path]
-            keep = (f"SELECT {table.select_list()} FROM read_parquet('{self._sql_path(rel)}') "
-                    f"WHERE NOT coalesce(({where_sql}), false)")
-            shared = len(listing[rel]) > 1
-            new_rel = self._new_file(name, "months/" + _value(listing[rel][0])[:7] if shared
-                                     else listing[rel][0])
-            left = self._copy(keep, new_rel)
-            if not left:
-                os.remove(self.store.abs(new_rel))
-            holds = set(listing[rel])  # a month file's days whose rows all went: not any more
-            if shared and left:
-                holds = {f"{table.partition}={v}" for (v,) in self.con.execute(
-                    f'SELECT DISTINCT CAST("{table.partition}" AS VARCHAR) '
-                    f"FROM read_parquet('{self._sql_path(new_rel)}')").fetchall()}
-            for partition in listing[rel]:
-                files = [f for f in parts[partition] if f != rel]
-                files += [new_rel] if left and partition in holds else []
-                if files:
-                    parts[partition] = files
-                else:
-                    parts.pop(partition)
-            deleted += n
+        gone = {by_path[path] for path, _ in hits}
+        paths = ", ".join(f"'{self._sql_path(f)}'" for f in sorted(gone))
+        kept = (f"SELECT {table.select_list()} FROM read_parquet([{paths}]) "
+                f"WHERE NOT coalesce(({where_sql}), false)")
+        if table.partition is None:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _kept AS {kept}")
+            kept = "SELECT * FROM _kept"
+        for partition in {k for f in gone for k in listing[f]}:
+            parts[partition] = [f for f in parts[partition] if f not in gone]
+        if table.partition is None:
+            self.insert_rows(name, kept)
+            self.con.execute("DROP TABLE _kept")
+        else:  # the rows kept go back to their partitions (their month, if grouped)
+            self._write_partitioned(name, kept, table.partition, replace=False, touch=False)
+        for partition in [k for k, files in parts.items() if not files]:
+            parts.pop(partition)
         self._refresh_view(name)
+        deleted = sum(n for _, n in hits)
         log.debug("delete_rows %s: %d rows from %d of %d files, %.3f s", name, deleted,
                   len(hits), len(listing), time.perf_counter() - t0)
         return deleted
