@@ -78,3 +78,24 @@ def test_replacing_merging_and_deleting_one_day_of_a_month_file_keeps_the_others
     assert f"deleted_on={DAYS[1]}" not in store.manifest().tables["deletions"]
     assert {r for r in after if r[1] not in (DAYS[0], DAYS[1])} == {
         r for r in expected if r[1] not in (DAYS[0], DAYS[1])}
+
+
+def test_a_month_partition_that_commits_keep_adding_to_is_merged_too(tmp_path):
+    """Edge versions are partitioned by month: each commit adds a file to the current month."""
+    store = Store(tmp_path / "s")
+    for i in range(FILES_PER_MONTH + 1):
+        with store.writer() as tx:
+            tx.insert_rows("edges", f"SELECT * REPLACE ('e{i}' AS edge_id) FROM ("
+                           f"{_one_edge_version(tx)})")
+            tx.commit()
+    assert len(store.manifest().tables["edges"]["month=2024-03"]) == 1
+    con = store.connect()
+    assert con.execute("SELECT count(*) FROM edges").fetchone()[0] == FILES_PER_MONTH + 1
+    con.close()
+
+
+def _one_edge_version(tx) -> str:  # noqa: ANN001 - a store Transaction
+    cols = schema.table("edges").columns
+    values = {c: f"NULL::{t}" for c, t in cols.items()}
+    values.update({"valid_from": "DATE '2024-03-05'", "month": "'2024-03'"})
+    return "SELECT " + ", ".join(f'{v} AS "{c}"' for c, v in values.items())

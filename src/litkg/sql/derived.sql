@@ -79,10 +79,14 @@ CREATE OR REPLACE MACRO edges_rollup_as_of(d) AS TABLE
 -- What changed between d1 (exclusive) and d2 (inclusive): one row per new edge version, with
 -- the kind of change and the documents whose evidence arrived or was withdrawn that day.
 CREATE OR REPLACE MACRO changes(d1, d2) AS TABLE
-    WITH v AS (
+    WITH hit AS (  -- only the edges with a version in the window: the rest cannot change
+        SELECT DISTINCT edge_id FROM edges
+        WHERE valid_from > CAST(d1 AS DATE) AND valid_from <= CAST(d2 AS DATE)
+    ), v AS (
         SELECT *, lag(status) OVER w AS prev_status, lag(support) OVER w AS prev_support,
                lag(confidence) OVER w AS prev_confidence
-        FROM edges WINDOW w AS (PARTITION BY edge_id ORDER BY valid_from)
+        FROM edges WHERE edge_id IN (SELECT edge_id FROM hit)
+        WINDOW w AS (PARTITION BY edge_id ORDER BY valid_from)
     ), c AS (
         SELECT *, CASE
             WHEN prev_status IS NULL AND status = 'contested' THEN 'contested'
@@ -97,7 +101,9 @@ CREATE OR REPLACE MACRO changes(d1, d2) AS TABLE
         WHERE valid_from > CAST(d1 AS DATE) AND valid_from <= CAST(d2 AS DATE)
     ), ev AS (
         SELECT edge_id, live_from AS d, doc_id FROM links
-        UNION SELECT edge_id, retracted_on, doc_id FROM links WHERE retracted_on IS NOT NULL
+        WHERE live_from > CAST(d1 AS DATE) AND live_from <= CAST(d2 AS DATE)
+        UNION SELECT edge_id, retracted_on, doc_id FROM links
+        WHERE retracted_on > CAST(d1 AS DATE) AND retracted_on <= CAST(d2 AS DATE)
     )
     SELECT c.valid_from AS day, c.change, c.edge_id, c.subject, c.relation, c.object,
            c.context, c.status, c.contested_by, c.confidence, c.support,

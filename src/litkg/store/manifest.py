@@ -72,7 +72,7 @@ class Manifest:
         return json.dumps(
             {"commit": self.commit, "tables": self.tables, "meta": self.meta,
              "retired": self.retired},
-            indent=1,
+            separators=(",", ":"),  # tens of thousands of partitions: no indentation
             sort_keys=True,
         )
 

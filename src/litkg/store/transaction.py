@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +29,9 @@ CONSTRUCT_INPUTS = ("documents", "deletions", "assertions", "abbreviations")
 log = logging.getLogger(__name__)
 PARTITIONS_PER_COPY = 1000
 FILES_PER_MONTH = 8  # a month's files of a month-grouped table are merged past this many
+
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def _value(key: str) -> str:
@@ -135,20 +139,24 @@ class Transaction:
 
     def _compact(self, name: str, months: set[str]) -> None:
         """Merge each of `months` into one file once it holds more than FILES_PER_MONTH: a
-        nightly day is its own file at first, and a table stays a few files per month."""
+        nightly day (or a commit's edge versions) is its own file at first, and a table stays
+        a few files per month."""
         table = schema.table(name)
         parts = self.manifest.tables[name]
         for month in sorted(months):
             keys = [k for k in sorted(parts) if _value(k)[:7] == month and parts[k]]
-            files = list(dict.fromkeys(f for k in keys for f in parts[k]))
-            if len(files) <= FILES_PER_MONTH:
-                continue
-            rel = self._new_file(name, f"months/{month}")
-            paths = ", ".join(f"'{self._sql_path(f)}'" for f in files)
-            self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}]) '
-                       f'ORDER BY "{table.partition}"', rel)
-            for key in keys:
-                parts[key] = [rel]
+            # a month-grouped table merges its days; any other merges within one partition
+            groups = [keys] if table.files == "month" else [[k] for k in keys]
+            for group in groups:
+                files = list(dict.fromkeys(f for k in group for f in parts[k]))
+                if len(files) <= FILES_PER_MONTH:
+                    continue
+                rel = self._new_file(name, f"months/{month}" if len(group) > 1 else group[0])
+                paths = ", ".join(f"'{self._sql_path(f)}'" for f in files)
+                self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}]) '
+                           f'ORDER BY "{table.partition}"', rel)
+                for key in group:
+                    parts[key] = [rel]
         self._refresh_view(name)
 
     def _sql_path(self, rel: str) -> str:
@@ -294,7 +302,7 @@ class Transaction:
         for key, rels in written.items():
             if touch:  # rows moved by a delete are not new input
                 self._touch(name, key)
-            if grouped:
+            if _MONTH.match(_value(key)):  # dated partitions: merged per month past a limit
                 self._months.setdefault(name, set()).add(_value(key)[:7])
             kept = [] if replace else self.manifest.tables[name].get(key, [])
             self.manifest.tables[name][key] = kept + rels
