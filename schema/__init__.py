@@ -27,6 +27,8 @@ class Table(BaseModel):
     # "month": day partitions are kept in month files (one file lists under each of its days),
     # so a table of 18,000 days is a few hundred files; a nightly day starts as its own file
     files: str | None = None
+    # a table of superseded-row marks read into this one's history (merge-on-read updates)
+    supersessions: str | None = None
 
     def column_names(self) -> list[str]:
         return list(self.columns)

@@ -117,3 +117,29 @@ def test_the_python_api_returns_the_graph_as_a_past_run_recorded_it(tmp_path):
     assert kg.edges(date(2024, 1, 2), recorded=at)["status"].to_list() == (
         then["status"].to_list())
     assert kg.runs().height == 2
+
+
+def test_superseding_a_version_marks_it_without_rewriting_its_file(tmp_path, construct_mode):
+    """Merge-on-read: a commit that replaces stored versions appends marks to
+    edge_supersessions; the files of the versions it replaces stay as they are."""
+    days = [date(2024, 3, 5), date(2024, 5, 6)]
+    src = write_records(tmp_path / "in.jsonl", [
+        doc("pmid:1", days[0], abstract(claim("dropout", "improves", "acc", "", 0.5))),
+        doc("pmid:2", days[1], abstract(claim("dropout", "improves", "acc", "", 0.6)))])
+    store = Store(tmp_path / "store")
+    process_days(store, [days[0]], sources=[src], extractor=ScriptedExtractor())
+    march = store.manifest().tables["edges"]["month=2024-03"]
+    process_days(store, [days[1]], sources=[src], extractor=ScriptedExtractor())
+    con = store.connect()
+    history = con.execute("SELECT valid_from, valid_to, support, superseded_commit IS NOT NULL "
+                          "FROM edges_history ORDER BY ALL").fetchall()
+    marks = con.execute("SELECT count(*) FROM edge_supersessions").fetchone()[0]
+    con.close()
+    # the March version got an end (valid_to): the version without one is superseded
+    assert history == [(days[0], days[1], 1, False), (days[0], None, 1, True),
+                       (days[1], None, 2, False)]
+    if construct_mode == "incremental":
+        assert store.manifest().tables["edges"]["month=2024-03"][:len(march)] == march
+        assert marks == 1
+    else:  # a rebuild folds the marks into the files it rewrites
+        assert marks == 0

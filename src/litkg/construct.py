@@ -231,6 +231,7 @@ def _write_rebuild(tx: Transaction, commit_no: int, now: datetime) -> dict[str, 
     counts["edges"] = tx.replace_table(
         "edges", "SELECT * FROM _edges_history", partition_by="month"
     )
+    tx.replace_table("edge_supersessions", "SELECT * FROM edge_supersessions WHERE false")
     tx.sql("DROP TABLE _edges_history")
     return counts
 
@@ -258,13 +259,14 @@ def _write_incremental(tx: Transaction, commit_no: int, now: datetime) -> dict[s
     for name, new in (("entities", "_entities"), ("aliases", "_aliases")):
         tx.delete_rows(name, "entity_id IN (SELECT entity_id FROM _scope_entities)")
         counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
-    tx.delete_rows(
-        "edges",
-        "superseded_commit IS NULL AND concat_ws('|', edge_id, valid_from) IN "
-        "(SELECT concat_ws('|', edge_id, valid_from) FROM _history_delta "
-        "WHERE change = 'supersede')",
+    # merge-on-read: a superseded version gets a mark, its file is not rewritten
+    tx.insert_rows(
+        "edge_supersessions",
+        "SELECT edge_id, valid_from, recorded_commit, superseded_commit, superseded_at, "
+        "CAST(superseded_at AS DATE) AS day FROM _history_delta WHERE change = 'supersede'",
     )
-    tx.insert_rows("edges", "SELECT * EXCLUDE (change) FROM _history_delta")
+    tx.insert_rows("edges", "SELECT * EXCLUDE (change) FROM _history_delta "
+                            "WHERE change = 'record'")
     counts["versions_recorded"], counts["versions_superseded"] = tx.sql(
         "SELECT count(*) FILTER (change = 'record'), count(*) FILTER (change = 'supersede') "
         "FROM _history_delta"

@@ -587,8 +587,8 @@ def prepare(
             plan.failed_files = report.failed_files
             plan.files = {"read": len(report.files_read), "skipped": len(report.files_skipped)}
             new_versions = report.new_versions
-            if report.changed:
-                tx.commit()
+            if report.changed:  # the graph commit writes the catalog (or a reader, if it fails)
+                tx.commit(catalog=False)
         done = {r[0] for r in tx.sql("SELECT day FROM snapshots").fetchall()}
         pending = pending_days(tx, days[0], days[-1]) if done else set()
         pending |= failed_extraction_days(tx.con) & set(days) if done else set()
@@ -662,6 +662,8 @@ def commit_run(
     summary.add_time("ingest", plan.ingest_s)
     vocab = schema.vocabulary(vocabulary)
     if not extractions:
+        if store.exists():  # an ingest commit left the catalog to this one: bring it up to date
+            store.connect().close()
         return summary
     extractions = sorted(extractions, key=lambda e: e.day)
     with store.writer(timeout=lock_timeout) as tx:

@@ -33,6 +33,20 @@ def table_select(table: schema.Table, files: list[str]) -> str:
     return f"SELECT {table.select_list()} FROM read_parquet({_file_list(files)})"
 
 
+def history_select(table: schema.Table, files: list[str], marks: list[str]) -> str:
+    """A table's stored rows with its supersession marks applied (`table.supersessions`):
+    superseding a row appends a mark instead of rewriting the file that holds it."""
+    select = table_select(table, files)
+    if not table.supersessions or not files or not marks:
+        return select
+    keys = schema.table(table.supersessions).key
+    using = ", ".join(f'"{k}"' for k in keys)
+    return (f"SELECT h.* REPLACE (coalesce(h.superseded_commit, s.superseded_commit) "
+            f"AS superseded_commit, coalesce(h.superseded_at, s.superseded_at) AS superseded_at) "
+            f"FROM ({select}) h LEFT JOIN (SELECT {using}, superseded_commit, superseded_at "
+            f"FROM read_parquet({_file_list(marks)})) s USING ({using})")
+
+
 def load_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Scalar macros the construction SQL and users both rely on (canonical keys...)."""
     con.execute((SQL_DIR / "functions.sql").read_text(encoding="utf-8"))
@@ -61,9 +75,10 @@ def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest
     load_macros(con)
     for name, table in schema.tables().items():
         files = [str(home / f) for f in manifest.files(name)]
+        marks = [str(home / f) for f in manifest.files(table.supersessions or "")]
         # Stored tables are exposed as `stored_<name>`; the public names are views that
         # may add derived columns (see sql/catalog.sql).
-        con.execute(f'CREATE VIEW "stored_{name}" AS {table_select(table, files)}')
+        con.execute(f'CREATE VIEW "stored_{name}" AS {history_select(table, files, marks)}')
     vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
     con.execute(
         'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '

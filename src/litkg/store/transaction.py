@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from litkg import faults, schema
-from litkg.store.catalog import SQL_DIR, load_macros, table_select, write_catalog
+from litkg.store.catalog import SQL_DIR, history_select, load_macros, table_select, write_catalog
 from litkg.store.garbage import collect, journal
 from litkg.store.manifest import MANIFEST, WHOLE, atomic_write_text, retain_seconds
 
@@ -83,12 +83,17 @@ class Transaction:
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
+        table = schema.table(name)
         files = [self.store.abs(f) for f in self.manifest.files(name)]
-        select = table_select(schema.table(name), files)
+        marks = [self.store.abs(f) for f in self.manifest.files(table.supersessions or "")]
+        select = history_select(table, files, marks)
         if schema.has_history(name):  # as in the catalog: `<name>` is what holds now
             self.con.execute(f'CREATE OR REPLACE VIEW "{name}_history" AS {select}')
             select = f'SELECT * FROM "{name}_history" WHERE superseded_commit IS NULL'
         self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select}')
+        for parent in schema.tables().values():  # marks changed: the table they mark too
+            if parent.supersessions == name:
+                self._refresh_view(parent.name)
 
     def sql(
         self, query: str, params: list[Any] | dict[str, Any] | None = None
@@ -369,11 +374,12 @@ class Transaction:
             return n
         return self._write_partitioned(name, select, table.partition, replace=False)
 
-    def commit(self, meta: dict[str, Any] | None = None) -> None:
+    def commit(self, meta: dict[str, Any] | None = None, catalog: bool = True) -> None:
         """Publish every write of this transaction: the manifest's atomic rename is the commit.
         The catalog and the garbage collection that follow are best effort (a reader rebuilds
-        a catalog left behind; the next commit collects what this one did not). The
-        transaction may go on from the committed state."""
+        a catalog left behind; the next commit collects what this one did not); `catalog=False`
+        leaves the catalog to the next commit or reader (a commit another follows at once).
+        The transaction may go on from the committed state."""
         home = self.store.home
         for name, months in sorted(self._months.items()):
             self._compact(name, months)
@@ -398,7 +404,8 @@ class Transaction:
         self.base = self.manifest.copy()
         faults.point("manifest-written")
         try:
-            write_catalog(self.store.home, self.manifest)
+            if catalog:
+                write_catalog(self.store.home, self.manifest)
         except (OSError, duckdb.Error) as exc:
             log.info("commit %d is durable, its catalog was not written (%s): the next "
                      "reader rebuilds it", self.manifest.commit, exc)
