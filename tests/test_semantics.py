@@ -186,3 +186,18 @@ def test_a_rejected_assertion_keeps_its_raw_output_for_inspection(tmp_path):
     process_days(store, [day(1)], sources=[src], extractor=ScriptedExtractor())
     raw = store.connect().execute("SELECT raw FROM quarantine").fetchone()[0]
     assert json.loads(raw)["confidence"] == 2.0
+
+
+def test_a_nightly_summary_names_what_it_changed_and_who_won(tmp_path):
+    src = write_records(tmp_path / "in.jsonl", [
+        doc("pmid:1", 1, abstract(claim("dropout", "improves", "accuracy", "", 0.5))),
+        doc("pmid:2", 1, abstract(claim("dropout", "improves", "accuracy", "", 0.5))),
+        doc("pmid:3", 2, abstract(claim("dropout", "degrades", "accuracy", "", 0.9)))])
+    store = Store(tmp_path / "store")
+    process_days(store, [day(1)], sources=[src], extractor=ScriptedExtractor())
+    summary = process_days(store, [day(2)], sources=[src], extractor=ScriptedExtractor())
+    assert summary.changes == {"added": 1, "contested": 1}
+    [contested] = summary.newly_contested
+    assert (contested["day"], contested["relation"], contested["winner"]) == (
+        day(2), "improves", "dropout degrades accuracy")
+    assert [(e["relation"], e["support"]) for e in summary.top_reinforced] == [("improves", 2)]

@@ -766,9 +766,10 @@ def process_days(
 def _summarise(tx: Transaction, summary: RunSummary) -> None:
     first = summary.days[0] - timedelta(days=1)
     last = summary.days[-1]
-    rows = tx.sql(
-        "SELECT change, count(*) FROM changes(?, ?) GROUP BY change", [first, last]
-    ).fetchall()
+    # the run's changes once: counted here, joined to their winners below
+    tx.sql("CREATE OR REPLACE TEMP TABLE _run_changes AS SELECT * FROM changes(?, ?)",
+           [first, last])
+    rows = tx.sql("SELECT change, count(*) FROM _run_changes GROUP BY change").fetchall()
     summary.changes = {k: int(v) for k, v in rows}
     cols = ["subject", "relation", "object", "context", "support", "confidence"]
     summary.top_reinforced = [
@@ -787,14 +788,14 @@ def _summarise(tx: Transaction, summary: RunSummary) -> None:
             """
             SELECT c.day, c.subject, c.relation, c.object, c.context, c.confidence,
                    w.subject || ' ' || w.relation || ' ' || w.object, w.confidence
-            FROM changes(?, ?) c
+            FROM _run_changes c
             JOIN edges w ON w.edge_id = c.contested_by
                 AND w.valid_from <= c.day AND (w.valid_to IS NULL OR w.valid_to > c.day)
             WHERE c.change = 'contested' ORDER BY c.day, c.edge_id
-            """,
-            [first, last],
+            """
         ).fetchall()
     ]
+    tx.sql("DROP TABLE _run_changes")
 
 
 def ingest_only(
