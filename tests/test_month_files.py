@@ -99,3 +99,33 @@ def _one_edge_version(tx) -> str:  # noqa: ANN001 - a store Transaction
     values = {c: f"NULL::{t}" for c, t in cols.items()}
     values.update({"valid_from": "DATE '2024-03-05'", "month": "'2024-03'"})
     return "SELECT " + ", ".join(f'{v} AS "{c}"' for c, v in values.items())
+
+
+def test_a_store_whose_derived_tables_predate_month_files_is_patched_correctly(tmp_path):
+    """Stores written before links, mentions, doc_runs and acronym_defs were partitioned hold
+    each in one whole-table file: a nightly commit patches them (the rows it keeps move to
+    month files) and the store equals one built from scratch."""
+    from litkg.pipeline import process_days
+    from tests.scripted import ScriptedExtractor, abstract, claim, write_docs
+    from tests.storecompare import differences
+
+    days = [date(2024, 1, d) for d in (1, 2, 3)]
+    src = write_docs(tmp_path / "in.jsonl", [
+        ("doi:1", days[0], abstract(claim("BERT", "used-for", "parsing"))),
+        ("doi:2", days[1], abstract(claim("BERT", "used-for", "parsing"),
+                                    claim("ELMo", "compare", "BERT"))),
+        ("doi:3", days[2], abstract(claim("BERT", "used-for", "parsing"))),
+        ("doi:1", days[2], abstract(claim("BERT", "used-for", "tagging")))])  # a revision
+    old, reference = Store(tmp_path / "old"), Store(tmp_path / "ref")
+    process_days(reference, days, sources=[src], extractor=ScriptedExtractor())
+    process_days(old, days[:2], sources=[src], extractor=ScriptedExtractor())
+    with old.writer() as tx:  # the layout an older litkg wrote
+        for name in ("links", "mentions", "doc_runs", "acronym_defs"):
+            tx.sql(f"CREATE TEMP TABLE _old_{name} AS SELECT * FROM {name}")
+            tx.manifest.tables[name] = {}
+            tx.replace_partition(name, "_all", f"SELECT * FROM _old_{name}")
+        tx.commit()
+    assert list(old.manifest().tables["links"]) == ["_all"]
+    process_days(old, [days[2]], sources=[src], extractor=ScriptedExtractor())
+    assert differences(old, reference) == {}
+    assert "_all" not in old.manifest().tables["links"]  # hit: its rows moved to month files

@@ -35,7 +35,9 @@ _MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def _value(key: str) -> str:
-    return key.split("=", 1)[1]  # "day=2024-03-05" -> "2024-03-05"
+    """"day=2024-03-05" -> "2024-03-05"; "" for the whole-table key of a store that predates
+    a table's partitioning (its file is read as is, and rewritten by partition when hit)."""
+    return key.partition("=")[2]
 
 
 def _keys_filter(column: str, keys: set[str] | list[str]) -> str:
