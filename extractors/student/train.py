@@ -36,6 +36,7 @@ from litkg.extractors.student.model import (
     occurrences,
 )
 from litkg.extractors.student.spans import SOURCES, TypeLexicon, copy_tags, load_tagger
+from litkg.extractors.student.vectors import WordVectors, pair_features
 
 from litkg.eval.scoring import SpanMatcher
 
@@ -146,11 +147,12 @@ def _noun_phrase_mentions(d: TrainDoc, tagged: Any, lexicon: TypeLexicon
 
 
 def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
-                     lexicon: TypeLexicon | None = None, np_weight: float = 1.0
-                     ) -> list[tuple[Candidate, str, float]]:
+                     lexicon: TypeLexicon | None = None, np_weight: float = 1.0,
+                     vectors: WordVectors | None = None
+                     ) -> tuple[list[tuple[Candidate, str, float]], np.ndarray | None]:
     """Candidates over a document's gold mentions (and its noun phrases when `tagged` and
     `lexicon` are given), each with its class and sample weight (times `np_weight` for a pair
-    with a noun phrase)."""
+    with a noun phrase); with `vectors`, their dense features too."""
     doc = nlp.get_pipe("sentencizer")(nlp.make_doc(d.text))
     spans = [(m.start, m.end, m.type, SEP.join(m.groups)) for m in d.mentions]
     src = ["ner"] * len(spans)
@@ -180,28 +182,37 @@ def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
     if np_weight != 1.0:
         out = [(c, y, w * (np_weight if "np" in (c.a.src, c.b.src) else 1.0))
                for c, y, w in out]
-    return out
+    dense = (pair_features(vectors, [t.lower_ for t in doc], [c for c, _, _ in out])
+             if vectors is not None else None)
+    return out, dense
 
 
 def train_relations(nlp: Any, docs: Sequence[TrainDoc], *, level: str, c: float, seed: int,
                     min_count: int = 2, lexicon: TypeLexicon | None = None,
-                    tagger: Any = None, np_weight: float = NP_WEIGHT) -> LinearModel:
+                    tagger: Any = None, np_weight: float = NP_WEIGHT,
+                    vectors: WordVectors | None = None) -> LinearModel:
     """The relation classifier; with a `lexicon` and a `tagger`, over noun phrases too (pairs
-    with a noun phrase weigh `np_weight`)."""
+    with a noun phrase weigh `np_weight`); with `vectors`, dense pair features too."""
     from sklearn.linear_model import LogisticRegression
 
     tagged = (tagger.pipe(d.text for d in docs) if tagger is not None and lexicon is not None
               else (None for _ in docs))
-    rows = [x for d, t in zip(docs, tagged, strict=False)
-            for x in _gold_candidates(nlp, d, level, t, lexicon, np_weight)]
+    rows, blocks = [], []
+    for d, t in zip(docs, tagged, strict=False):
+        r, dense = _gold_candidates(nlp, d, level, t, lexicon, np_weight, vectors)
+        rows.extend(r)
+        if dense is not None:
+            blocks.append(dense)
     counts = Counter(f for cand, _, _ in rows for f in set(cand.features))
     features = sorted(f for f, n in counts.items() if n >= min_count)
     classes = [NONE] + sorted({y for _, y, _ in rows} - {NONE})
     if len(classes) < 2:
         raise ValueError("no relation in the training documents: nothing to learn")
-    probe = LinearModel(features, classes, np.zeros((len(classes), len(features))),
-                        np.zeros(len(classes)))
-    x = probe.matrix([cand.features for cand, _, _ in rows])
+    n_dense = blocks[0].shape[1] if blocks else 0
+    probe = LinearModel(features, classes, np.zeros((len(classes), len(features) + n_dense)),
+                        np.zeros(len(classes)), n_dense)
+    x = probe.matrix([cand.features for cand, _, _ in rows],
+                     np.vstack(blocks) if blocks else None)
     y = np.array([classes.index(lab) for _, lab, _ in rows])
     if len(set(y.tolist())) < 2:
         raise ValueError(f"every candidate pair is {classes[int(y[0])]}: nothing to tell apart "
@@ -209,13 +220,13 @@ def train_relations(nlp: Any, docs: Sequence[TrainDoc], *, level: str, c: float,
     w = np.array([wt for _, _, wt in rows])
     clf = LogisticRegression(C=c, max_iter=400, random_state=seed)
     clf.fit(x, y, sample_weight=w)
-    coef = np.zeros((len(classes), len(features)))
+    coef = np.zeros((len(classes), len(features) + n_dense))
     intercept = np.zeros(len(classes))
     if len(classes) == 2:  # binary: sklearn keeps one row for class 1
         coef[1], intercept[1] = clf.coef_[0], clf.intercept_[0]
     else:
         coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
-    return LinearModel(features, classes, coef, intercept)
+    return LinearModel(features, classes, coef, intercept, n_dense)
 
 
 def _fit_platt(probs: Sequence[float], ok: Sequence[bool]) -> dict[str, float]:
@@ -254,8 +265,13 @@ def tune(model: StudentModel, dev: Sequence[TrainDoc], log: Callable[[str], None
 def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level: str,
           vocabulary: str, source: dict[str, Any], seed: int = 13, ner_epochs: int = 30,
           patience: int = 4, c: float = 0.5, pretrained_ner: bool = False,
-          candidates: str = "ner", log: Callable[[str], None] = print) -> StudentModel:
-    """Train a student end to end (see the module docstring); the caller saves it."""
+          candidates: str = "ner", vector_dims: int = 0, ner: Any = None,
+          log: Callable[[str], None] = print) -> StudentModel:
+    """Train a student end to end (see the module docstring); the caller saves it.
+
+    `vector_dims`: dense static-vector features of that many dimensions in the relation
+    classifier (see `vectors`; 0: none). `ner`: a trained NER pipeline to reuse (another
+    model's, e.g. to retrain only the relation step); its dev entity F1 is then not known."""
     import spacy
 
     if not train_docs:
@@ -264,16 +280,20 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         raise ValueError(f"candidates {candidates!r}: one of {SOURCES} (noun phrases: sentence "
                          f"level only)")
     t0 = time.perf_counter()
-    nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
-                           seed=seed, log=log, pretrained=pretrained_ner)
+    if ner is None:
+        nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
+                               seed=seed, log=log, pretrained=pretrained_ner)
+    else:
+        nlp, ner_f = ner, None
     t1 = time.perf_counter()
+    vectors = WordVectors.from_package(vector_dims) if vector_dims else None
     lexicon = tagger = None
     if candidates == "ner+np":
         lexicon = TypeLexicon.learn((d.text[m.start:m.end], m.type)
                                     for d in train_docs for m in d.mentions)
         tagger = load_tagger()
     relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed, lexicon=lexicon,
-                                tagger=tagger)
+                                tagger=tagger, vectors=vectors)
     t2 = time.perf_counter()
     log(f"relations: {len(relations.features)} features, {len(relations.classes)} classes, "
         f"{t2 - t1:.1f} s")
@@ -286,12 +306,13 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         "candidates": candidates,
         "hyperparameters": {"ner_epochs": ner_epochs, "patience": patience, "C": c,
                             "pretrained_ner": pretrained_ner,
-                            "np_weight": NP_WEIGHT if candidates == "ner+np" else None},
+                            "np_weight": NP_WEIGHT if candidates == "ner+np" else None,
+                            "vector_dims": vector_dims, "ner_reused": ner is not None},
         "train": {"documents": len(train_docs), "fingerprint": fingerprint(list(train_docs))},
         "dev": {"documents": len(dev_docs), "fingerprint": fingerprint(list(dev_docs))},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    model = StudentModel(nlp, relations, meta, lexicon, tagger)
+    model = StudentModel(nlp, relations, meta, lexicon, tagger, vectors)
     metrics = tune(model, dev_docs, log) if dev_docs else {}
     t3 = time.perf_counter()
     meta["metrics"] = {"dev": {**metrics, "ner_f1": ner_f}}

