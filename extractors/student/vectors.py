@@ -17,6 +17,7 @@ off, greedy longest match with `##` continuations).
 from __future__ import annotations
 
 import importlib.util
+import json
 import unicodedata
 import zipfile
 from collections.abc import Sequence
@@ -103,13 +104,11 @@ class WordVectors:
 
         with zipfile.ZipFile(_package_zip()) as zf:
             matrix = load(zf.read("model.safetensors"))[EMBEDDINGS].astype(np.float64)
-            import json
-
             vocab = json.loads(zf.read("tokenizer.json"))["model"]["vocab"]
         pieces = [p for p, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
         centred = matrix - matrix.mean(axis=0)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        projected = centred @ vt[:dims].T
+        _, eigvecs = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        projected = centred @ eigvecs[:, ::-1][:, :dims]
         projected /= np.sqrt((projected ** 2).mean(axis=0))  # unit RMS per dimension
         return cls(pieces, projected)
 

@@ -1,0 +1,67 @@
+"""Static word vectors of the student's relation classifier: words split into word pieces as
+BERT's uncased tokenizer splits them, a word's vector is the mean of its pieces' rows, pairs get
+their heads' vectors, their product and the mean of the words between, and a classifier with
+dense columns survives a save and load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from litkg.extractors.student.features import Occ, sentence_candidates
+from litkg.extractors.student.model import LinearModel
+from litkg.extractors.student.vectors import WordVectors, pair_features
+
+PIECES = ["[PAD]", "[UNK]", "un", "##aff", "##able", "naive", "bayes", "-", ",", "parsing",
+          "parse", "##r", "for", "svm", "used", "is"]
+
+
+@pytest.fixture()
+def tiny() -> WordVectors:
+    rng = np.random.default_rng(0)
+    return WordVectors(PIECES, rng.normal(size=(len(PIECES), 4)))
+
+
+def pieces(v: WordVectors, word: str) -> list[str]:
+    return [v.pieces[i] for i in v.word_pieces(word)]
+
+
+def test_words_split_into_the_longest_word_pieces_first(tiny):
+    assert pieces(tiny, "unaffable") == ["un", "##aff", "##able"]
+    assert pieces(tiny, "parser") == ["parse", "##r"]
+
+
+def test_case_accents_and_punctuation_are_normalised_as_bert_uncased_does(tiny):
+    assert pieces(tiny, "Naïve-Bayes,") == ["naive", "-", "bayes", ","]
+
+
+def test_a_word_with_no_split_is_unknown(tiny):
+    assert pieces(tiny, "xyz") == ["[UNK]"]
+    assert pieces(tiny, "") == []
+
+
+def test_a_word_vector_is_the_mean_of_its_pieces(tiny):
+    expected = tiny.table[[tiny.index["parse"], tiny.index["##r"]]].mean(axis=0)
+    assert np.allclose(tiny.vector("parser"), expected)
+    assert np.allclose(tiny.vector(""), 0)
+
+
+def test_pair_features_are_heads_their_product_and_the_words_between(tiny):
+    words = ["svm", "is", "used", "for", "parsing"]
+    cands = sentence_candidates(words, [Occ(0, 1, "Method", 0), Occ(4, 5, "Task", 0)])
+    x = pair_features(tiny, words, cands)
+    a, b = tiny.vector("svm"), tiny.vector("parsing")
+    between = np.mean([tiny.vector(w) for w in ("is", "used", "for")], axis=0)
+    assert np.allclose(x[0], np.concatenate([a, b, a * b, between]), atol=1e-6)
+    adjacent = sentence_candidates(words, [Occ(3, 4, "Generic", 0), Occ(4, 5, "Task", 0)])
+    assert np.allclose(pair_features(tiny, words, adjacent)[0, 12:], 0)
+
+
+def test_dense_columns_count_in_the_probabilities_and_survive_a_save(tmp_path):
+    coef = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, -1.0]])  # classes x (1 binary + 2 dense)
+    model = LinearModel(["f"], ["NONE", "used-for>"], coef, np.zeros(2), dense=2)
+    p = model.proba([("f",), ("f",)], np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32))
+    assert p[1, 1] > p[0, 1] > 0.5
+    model.save(tmp_path)
+    again = LinearModel.load(tmp_path)
+    assert again.dense == 2
+    assert np.allclose(again.proba([("f",)], np.array([[1.0, 0.0]], dtype=np.float32)), p[1])
