@@ -1,7 +1,7 @@
 """Static word vectors of the student's relation classifier: words split into word pieces as
-BERT's uncased tokenizer splits them, a word's vector is the mean of its pieces' rows, pairs get
-their heads' vectors, their product and the mean of the words between, and a classifier with
-dense columns survives a save and load."""
+BERT's uncased tokenizer splits them, a word's vector is the mean of its pieces' rows, a pair gets
+the mean vector of the words between its mentions, and a classifier with dense columns survives a
+save and load."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from litkg.extractors.student.features import Occ, sentence_candidates
 from litkg.extractors.student.model import LinearModel
-from litkg.extractors.student.vectors import WordVectors, pair_features
+from litkg.extractors.student.vectors import SCALE, WordVectors, pair_features
 
 PIECES = ["[PAD]", "[UNK]", "un", "##aff", "##able", "naive", "bayes", "-", ",", "parsing",
           "parse", "##r", "for", "svm", "used", "is"]
@@ -45,15 +45,13 @@ def test_a_word_vector_is_the_mean_of_its_pieces(tiny):
     assert np.allclose(tiny.vector(""), 0)
 
 
-def test_pair_features_are_heads_their_product_and_the_words_between(tiny):
+def test_a_pair_is_described_by_the_meaning_of_the_words_between(tiny):
     words = ["svm", "is", "used", "for", "parsing"]
     cands = sentence_candidates(words, [Occ(0, 1, "Method", 0), Occ(4, 5, "Task", 0)])
-    x = pair_features(tiny, words, cands)
-    a, b = tiny.vector("svm"), tiny.vector("parsing")
     between = np.mean([tiny.vector(w) for w in ("is", "used", "for")], axis=0)
-    assert np.allclose(x[0], np.concatenate([a, b, a * b, between]), atol=1e-6)
+    assert np.allclose(pair_features(tiny, words, cands)[0], SCALE * between, atol=1e-6)
     adjacent = sentence_candidates(words, [Occ(3, 4, "Generic", 0), Occ(4, 5, "Task", 0)])
-    assert np.allclose(pair_features(tiny, words, adjacent)[0, 12:], 0)
+    assert np.allclose(pair_features(tiny, words, adjacent), 0)
 
 
 def test_dense_columns_count_in_the_probabilities_and_survive_a_save(tmp_path):
@@ -65,3 +63,19 @@ def test_dense_columns_count_in_the_probabilities_and_survive_a_save(tmp_path):
     again = LinearModel.load(tmp_path)
     assert again.dense == 2
     assert np.allclose(again.proba([("f",)], np.array([[1.0, 0.0]], dtype=np.float32)), p[1])
+
+
+def test_the_ner_pipeline_gives_unseen_words_their_vectors_as_documents_come(tiny):
+    import spacy
+    from litkg.extractors.student import ner_vectors
+
+    nlp = spacy.blank("en")
+    ner_vectors.fill(nlp.vocab, tiny, ["svm", "is"])
+    nlp.add_pipe(ner_vectors.NAME)
+    ner_vectors.attach(nlp, tiny)
+    table = nlp.vocab.vectors
+    assert table.n_keys == 2
+    nlp("svm is used for parsing")
+    assert table.n_keys == 5
+    assert np.allclose(table[nlp.vocab.strings["parsing"]], tiny.vector("parsing"))
+    assert np.allclose(table[nlp.vocab.strings["svm"]], tiny.vector("svm"))

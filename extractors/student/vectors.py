@@ -158,24 +158,28 @@ class WordVectors:
                 else np.zeros((0, self.dims), np.float32))
 
 
-#: pair features: (a's head word, b's head word, their product, mean of the words between)
-PAIR_BLOCKS = 4
+#: weight of the dense columns against the binary features (both under one L2 penalty).
+#: SciERC dev strict / relaxed F1 over one NER, 64 dimensions: 0.271 / 0.387 at 0.5, 0.274 /
+#: 0.379 at 0.25, 0.269 / 0.383 at 1 (no vectors: 0.266 / 0.361)
+SCALE = 0.5
 
 
 def pair_features(vectors: WordVectors, words: Sequence[str], cands: Sequence[Any]
                   ) -> np.ndarray:
-    """Dense features of candidate pairs (a before b) over a doc's lower-cased words: the two
-    head (last) words' vectors, their element-wise product, the mean vector of the words
-    between (zeros when adjacent)."""
+    """Dense features of candidate pairs over a doc's lower-cased words: the mean vector of
+    the words between the two mentions (zeros when adjacent), times `SCALE`.
+
+    Measured on SciERC dev (one NER, 64 dimensions, strict / relaxed F1; no vectors 0.266 /
+    0.361): the words between 0.271 / 0.387; + the two head words' vectors and their product
+    0.246 / 0.364; heads and product alone 0.244 / 0.351; + |head a - head b| 0.273 / 0.386.
+    The heads' vectors overfit (their words are already binary features); what generalises
+    is the meaning of the context between the two mentions."""
     d = vectors.dims
     if not cands:
-        return np.zeros((0, PAIR_BLOCKS * d), dtype=np.float32)
+        return np.zeros((0, d), dtype=np.float32)
     table = vectors.words(words)
     csum = np.vstack([np.zeros((1, d), np.float32), np.cumsum(table, axis=0)])
-    a_end = np.array([c.a.end for c in cands])
-    b_end = np.array([c.b.end for c in cands])
-    lo = np.minimum(a_end, b_end)
+    lo = np.array([min(c.a.end, c.b.end) for c in cands])
     hi = np.maximum(lo, np.array([max(c.a.start, c.b.start) for c in cands]))
-    ha, hb = table[a_end - 1], table[b_end - 1]
     between = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)[:, None]
-    return np.hstack([ha, hb, ha * hb, between]).astype(np.float32)
+    return (SCALE * between).astype(np.float32)
