@@ -4,8 +4,10 @@ A model directory holds `meta.json` (level, labels, vocabulary, threshold, calib
 data fingerprint, dev metrics, candidate source), `ner/` (a spaCy pipeline: tokenizer,
 sentencizer, ner), `relations.npz` + `features.json` (the classifier's weights and feature
 names) and, when noun phrases are candidates too (`candidates: ner+np`), `span_types.json`
-(the type lexicon of `spans`). Inference needs spaCy (and the installed small English pipeline
-for its tagger when noun phrases are candidates) and numpy/scipy only; nothing is downloaded.
+(the type lexicon of `spans`) and, with static vectors, `vectors.npz` (see `vectors`; the
+NER's pipeline then holds a `student_vectors` component). Inference needs spaCy (and the
+installed small English pipeline for its tagger when noun phrases are candidates) and
+numpy/scipy only; nothing is downloaded.
 """
 
 from __future__ import annotations

