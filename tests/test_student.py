@@ -117,6 +117,31 @@ def test_a_missing_or_mismatched_model_is_a_clear_error(tiny_model, tmp_path):
     assert result.exit_code == 1 and "make model" in result.output
 
 
+def test_static_vectors_retrain_the_relation_step_over_a_kept_ner(tiny_model, tmp_path):
+    """`--ner-from` keeps a trained NER; `--vectors` adds the static vectors' dense features
+    (here 16 dimensions, relations only), saved with the model and used at extraction: the
+    pipeline reproduces the figures recorded at training time."""
+    out = tmp_path / "with-vectors"
+    result = runner.invoke(app, ["train", "scierc", str(SCIERC), "--dev", str(SCIERC),
+                                 "--limit", str(TINY), "--vectors", "16", "--vectors-in",
+                                 "relations", "--ner-from", str(tiny_model), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["hyperparameters"]["vector_dims"] == 16
+    assert meta["hyperparameters"]["ner_reused"] and meta["hyperparameters"]["C"] == 0.25
+    assert (out / "vectors.npz").exists()
+    assert StudentModel.load(out).relations.dense == 16
+    scored = runner.invoke(app, ["eval", "scierc", str(SCIERC), "--extractor", "student",
+                                 "--model", str(out), "--limit", str(TINY), "--json"])
+    assert scored.exit_code == 0, scored.output
+    micro = json.loads(scored.stdout[scored.stdout.index("{"):])["relations"]["strict"]["typed"]
+    assert (micro["micro"]["tp"], micro["micro"]["pred"]) == (
+        meta["metrics"]["dev"]["strict"]["tp"], meta["metrics"]["dev"]["strict"]["pred"])
+    bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2", "--vectors", "16",
+                              "--vectors-in", "tagger", "--output", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "--vectors-in" in bad.output
+
+
 class GoldTeacher:
     """A teacher that asserts exactly the gold relations of a corpus (confidence 0.9)."""
 

@@ -4,8 +4,10 @@ A model directory holds `meta.json` (level, labels, vocabulary, threshold, calib
 data fingerprint, dev metrics, candidate source), `ner/` (a spaCy pipeline: tokenizer,
 sentencizer, ner), `relations.npz` + `features.json` (the classifier's weights and feature
 names) and, when noun phrases are candidates too (`candidates: ner+np`), `span_types.json`
-(the type lexicon of `spans`). Inference needs spaCy (and the installed small English pipeline
-for its tagger when noun phrases are candidates) and numpy/scipy only; nothing is downloaded.
+(the type lexicon of `spans`) and, with static vectors, `vectors.npz` (see `vectors`; the
+NER's pipeline then holds a `student_vectors` component). Inference needs spaCy (and the
+installed small English pipeline for its tagger when noun phrases are candidates) and
+numpy/scipy only; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from litkg.extractors.student.spans import (
     noun_phrases,
     overlapping,
 )
+from litkg.extractors.student.vectors import FILE as VECTORS
+from litkg.extractors.student.vectors import WordVectors, pair_features
 from scipy import sparse
 
 FORMAT = 1
@@ -66,17 +70,19 @@ class Prediction:
 
 
 class LinearModel:
-    """Multinomial logistic regression over binary features, as plain arrays."""
+    """Multinomial logistic regression over binary features (and, with static vectors, `dense`
+    real-valued columns after them), as plain arrays."""
 
     def __init__(self, features: list[str], classes: list[str], coef: np.ndarray,
-                 intercept: np.ndarray) -> None:
+                 intercept: np.ndarray, dense: int = 0) -> None:
         self.features = features
         self.index = {f: i for i, f in enumerate(features)}
         self.classes = classes
-        self.coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # features x classes
+        self.dense = dense
+        self.coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # columns x classes
         self.intercept = intercept.astype(np.float32)
 
-    def matrix(self, rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+    def _sparse(self, rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
         indptr, indices = [0], []
         for feats in rows:
             idx = {self.index[f] for f in feats if f in self.index}
@@ -85,10 +91,22 @@ class LinearModel:
         data = np.ones(len(indices), dtype=np.float32)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), len(self.features)))
 
-    def proba(self, rows: Sequence[Sequence[str]]) -> np.ndarray:
+    def matrix(self, rows: Sequence[Sequence[str]], dense: np.ndarray | None = None
+               ) -> sparse.csr_matrix:
+        """The design matrix: binary features, then the dense columns (training)."""
+        x = self._sparse(rows)
+        if self.dense:
+            x = sparse.hstack([x, sparse.csr_matrix(dense, dtype=np.float32)], format="csr")
+        return x
+
+    def proba(self, rows: Sequence[Sequence[str]], dense: np.ndarray | None = None
+              ) -> np.ndarray:
         if not rows:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        z = self.matrix(rows) @ self.coef + self.intercept
+        n = len(self.features)
+        z = self._sparse(rows) @ self.coef[:n] + self.intercept
+        if self.dense:
+            z += dense @ self.coef[n:]
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -96,13 +114,15 @@ class LinearModel:
     def save(self, folder: Path) -> None:
         np.savez_compressed(folder / "relations.npz", coef=self.coef.T, intercept=self.intercept)
         (folder / "features.json").write_text(
-            json.dumps({"classes": self.classes, "features": self.features}), encoding="utf-8")
+            json.dumps({"classes": self.classes, "features": self.features,
+                        "dense": self.dense}), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> LinearModel:
         names = json.loads((folder / "features.json").read_text(encoding="utf-8"))
         arrays = np.load(folder / "relations.npz")
-        return cls(names["features"], names["classes"], arrays["coef"], arrays["intercept"])
+        return cls(names["features"], names["classes"], arrays["coef"], arrays["intercept"],
+                   names.get("dense", 0))
 
 
 def platt(p: float, a: float, b: float) -> float:
@@ -181,12 +201,14 @@ class StudentModel:
     """A trained student loaded from (or about to be written to) a model directory."""
 
     def __init__(self, nlp: Any, relations: LinearModel, meta: dict[str, Any],
-                 lexicon: TypeLexicon | None = None, tagger: Any = None) -> None:
+                 lexicon: TypeLexicon | None = None, tagger: Any = None,
+                 vectors: WordVectors | None = None) -> None:
         self.nlp = nlp
         self.relations = relations
         self.meta = meta
         self.lexicon = lexicon
         self._tagger = tagger
+        self.vectors = vectors
 
     @property
     def level(self) -> str:
@@ -218,13 +240,22 @@ class StudentModel:
         if meta.get("candidates", "ner") == "ner+np":
             lexicon = TypeLexicon.from_json(
                 json.loads((folder / SPAN_TYPES).read_text(encoding="utf-8")))
-        return cls(spacy.load(folder / "ner"), LinearModel.load(folder), meta, lexicon)
+        from litkg.extractors.student import ner_vectors
+
+        relations = LinearModel.load(folder)
+        vectors = WordVectors.load(folder) if (folder / VECTORS).exists() else None
+        nlp = spacy.load(folder / "ner")  # the `student_vectors` factory is registered
+        if vectors is not None:
+            ner_vectors.attach(nlp, vectors)
+        return cls(nlp, relations, meta, lexicon, vectors=vectors)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.nlp.to_disk(folder / "ner")
         self.relations.save(folder)
+        if self.vectors is not None:
+            self.vectors.save(folder)
         if self.lexicon is not None:
             (folder / SPAN_TYPES).write_text(json.dumps(self.lexicon.to_json()), encoding="utf-8")
         (folder / META).write_text(json.dumps(self.meta, indent=1, sort_keys=True),
@@ -248,7 +279,9 @@ class StudentModel:
                 src += ["np"] * len(extra)
             occs, bounds = occurrences(doc, spans, src)
             cands = candidates(doc, occs, bounds, self.level)
-            yield doc, cands, self.relations.proba([c.features for c in cands])
+            dense = (pair_features(self.vectors, [t.lower_ for t in doc], cands)
+                     if self.relations.dense else None)
+            yield doc, cands, self.relations.proba([c.features for c in cands], dense)
 
     def decode(self, doc: Any, cands: list[Candidate], probs: np.ndarray,
                threshold: float | None = None) -> list[Prediction]:

