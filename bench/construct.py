@@ -262,7 +262,8 @@ def main() -> None:
         lat_fetch.append(time.perf_counter() - t)
     store_bytes = sum(p.stat().st_size for p in store.home.rglob("*") if p.is_file())
     own = home / "assertions.parquet"  # the assertions alone, as the store writes Parquet
-    con.execute(f"COPY (SELECT * FROM stored_assertions) TO '{own}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY (SELECT * FROM stored_assertions) TO '{own}' "
+                "(FORMAT parquet, COMPRESSION zstd)")
     own_bytes = own.stat().st_size
     sample = con.execute(
         f"SELECT day, doc_id, subject, relation, object, coalesce(context[1].text, ''), "
