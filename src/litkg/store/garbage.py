@@ -48,12 +48,7 @@ def _remove_unnamed(home: Path, rel: str, keep: set[str]) -> None:
     then its folders, up to data/, while they are empty."""
     path = home / rel
     if path.is_dir():
-        for file in sorted(path.rglob("*.parquet")):
-            if str(file.relative_to(home)) not in keep:
-                file.unlink(missing_ok=True)
-        for sub in sorted(path.rglob("*"), key=lambda p: -len(p.parts)):
-            if sub.is_dir() and not any(sub.iterdir()):
-                sub.rmdir()
+        _sweep(home, path, keep)
     elif rel not in keep:
         path.unlink(missing_ok=True)
     data = home / "data"
@@ -66,12 +61,16 @@ def _remove_unnamed(home: Path, rel: str, keep: set[str]) -> None:
 
 
 def _walk(home: Path, keep: set[str]) -> None:
-    data = home / "data"
-    if not data.exists():
-        return
-    for path in data.rglob("*.parquet"):
-        if str(path.relative_to(home)) not in keep:
-            path.unlink(missing_ok=True)
-    for folder in sorted(data.rglob("*"), key=lambda p: -len(p.parts)):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+    if (home / "data").exists():
+        _sweep(home, home / "data", keep)
+
+
+def _sweep(home: Path, folder: Path, keep: set[str]) -> None:
+    """Remove the Parquet files under `folder` that `keep` does not name, then the folders
+    under it left empty (deepest first)."""
+    for file in folder.rglob("*.parquet"):
+        if str(file.relative_to(home)) not in keep:
+            file.unlink(missing_ok=True)
+    for sub in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()

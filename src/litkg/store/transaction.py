@@ -274,18 +274,17 @@ class Transaction:
         month = f""", strftime("{partition_by}", '%Y-%m') AS _month""" if grouped else ""
         self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT *{month} FROM ({select})")
         try:
+            # the folders COPY writes (one per value of `by`) and the partitions each holds
+            found = self.con.execute(f'SELECT DISTINCT "{by}", CAST("{partition_by}" AS VARCHAR) '
+                                     f"FROM {stage} ORDER BY ALL").fetchall()
             keys: dict[str, list[str]] = {}  # month folder -> the days its file holds
-            if grouped:
-                for group, value in self.con.execute(
-                        f'SELECT DISTINCT _month, CAST("{partition_by}" AS VARCHAR) '
-                        f"FROM {stage} ORDER BY ALL").fetchall():
-                    keys.setdefault(f"_month={group}", []).append(f"{partition_by}={value}")
+            for group, value in found if grouped else []:
+                keys.setdefault(f"_month={group}", []).append(f"{partition_by}={value}")
             if grouped and replace:
                 self._detach(name, {k for ks in keys.values() for k in ks})
             # At most PARTITIONS_PER_COPY partitions per COPY: a write's memory grows with the
             # partitions it has open (18,000 days in one COPY ran out of 6 GB).
-            values = [r[0] for r in self.con.execute(
-                f'SELECT DISTINCT "{by}" FROM {stage} ORDER BY 1').fetchall()]
+            values = list(dict.fromkeys(group for group, _ in found))
             for i in range(0, len(values), PARTITIONS_PER_COPY):
                 chunk = values[i:i + PARTITIONS_PER_COPY]
                 nulls = f' OR "{by}" IS NULL' if None in chunk else ""
