@@ -52,18 +52,38 @@ def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -
             "INSERT INTO _contra_rules VALUES (?, ?, ?)",
             [[r["relation"], r["partner"], r["reversed"]] for r in contra],
         )
+    # contradiction families: the connected components of the rules. An edge's partners share
+    # its pair of entities and its family, so (pair, family) groups are closed under judging.
+    family: dict[str, str] = {}
+
+    def root(r: str) -> str:
+        while family.setdefault(r, r) != r:
+            r = family[r]
+        return r
+
+    for r in contra:
+        a, b = root(r["relation"]), root(r["partner"])
+        family[max(a, b)] = min(a, b)
+    con.execute("CREATE OR REPLACE TEMP TABLE _rel_family (relation VARCHAR, family VARCHAR)")
+    if family:
+        con.executemany("INSERT INTO _rel_family VALUES (?, ?)",
+                        [[r, root(r)] for r in sorted(family)])
 
 
 STEP_DIR = Path(__file__).parent / "sql" / "construct"
 MODES = ("rebuild", "incremental")
 # The stored state the incremental path reads (doc_runs, acronym_defs, mentions.surface_key):
 # a store without it, or with an older layout, is rebuilt once.
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: entity_surfaces
 # An incremental commit whose scope holds more than this share of all documents is a rebuild
 # (the same tables, computed in one pass).
 REBUILD_SHARE = 0.25
 # The constructor's input tables, seen by the document-level steps through `_in_<name>` views.
 INPUTS = ("documents", "deletions", "document_ids", "abbreviations")
+
+
+# $LITKG_PROFILE_DIR: write each step's query plan with operator timings there
+PROFILE_DIR = os.environ.get("LITKG_PROFILE_DIR", "")
 
 
 @dataclass(frozen=True)
@@ -106,7 +126,12 @@ def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
         t0 = time.perf_counter()
         kind = "VIEW" if step.view else "TABLE"
         _drop(con, step.name)
+        if PROFILE_DIR:  # a query plan with operator timings per step, for development
+            con.execute("PRAGMA enable_profiling = 'query_tree'")
+            con.execute(f"PRAGMA profiling_output = '{PROFILE_DIR}/{step.name}.txt'")
         con.execute(f"CREATE TEMP {kind} {step.name} AS {step.sql}")
+        if PROFILE_DIR:
+            con.execute("PRAGMA disable_profiling")
         log.debug("construct step %s: %.3f s", step.name, time.perf_counter() - t0)
 
 
@@ -218,6 +243,7 @@ def _write_rebuild(tx: Transaction, commit_no: int, now: datetime) -> dict[str, 
         "mentions": tx.replace_table("mentions", "SELECT * FROM _mention_rows"),
         "entities": tx.replace_table("entities", "SELECT * FROM _entities"),
         "aliases": tx.replace_table("aliases", "SELECT * FROM _aliases"),
+        "entity_surfaces": tx.replace_table("entity_surfaces", "SELECT * FROM _entity_surfaces"),
     }
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _edges_history AS "
@@ -237,8 +263,11 @@ def _write_rebuild(tx: Transaction, commit_no: int, now: datetime) -> dict[str, 
 
 
 # Rows a commit replaces, by table: those of the scope's documents and re-resolved assertions.
-_GONE = ("doc_id IN (SELECT doc_id FROM _scope_docs) "
-         "OR assertion_id IN (SELECT assertion_id FROM _in_assertions)")
+# The first conjunct, implied by the second, is a cheap semi-join on one column that leaves
+# few rows for the OR (a re-resolved assertion's document is in _in_assertions too).
+_GONE = ("doc_id IN (SELECT doc_id FROM _scope_docs UNION SELECT doc_id FROM _in_assertions) "
+         "AND (doc_id IN (SELECT doc_id FROM _scope_docs) "
+         "OR assertion_id IN (SELECT assertion_id FROM _in_assertions))")
 
 
 def _write_incremental(tx: Transaction, commit_no: int, now: datetime) -> dict[str, int]:
@@ -256,7 +285,8 @@ def _write_incremental(tx: Transaction, commit_no: int, now: datetime) -> dict[s
     for name, new in (("links", "_links"), ("mentions", "_mention_rows")):
         tx.delete_rows(name, _GONE)
         counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
-    for name, new in (("entities", "_entities"), ("aliases", "_aliases")):
+    for name, new in (("entities", "_entities"), ("aliases", "_aliases"),
+                      ("entity_surfaces", "_entity_surfaces")):
         tx.delete_rows(name, "entity_id IN (SELECT entity_id FROM _scope_entities)")
         counts[name] = tx.insert_rows(name, f"SELECT * FROM {new}")
     # merge-on-read: a superseded version gets a mark, its file is not rewritten

@@ -24,6 +24,7 @@ DERIVED = {
     "mentions": "_mention_rows",
     "entities": "_entities",
     "aliases": "_aliases",
+    "entity_surfaces": "_entity_surfaces",
     "edges": "_edge_versions",
 }
 

@@ -79,16 +79,15 @@ CREATE OR REPLACE MACRO edges_rollup_as_of(d) AS TABLE
 -- What changed between d1 (exclusive) and d2 (inclusive): one row per new edge version, with
 -- the kind of change and the documents whose evidence arrived or was withdrawn that day.
 CREATE OR REPLACE MACRO changes(d1, d2) AS TABLE
-    WITH hit AS (  -- only the edges with a version in the window: the rest cannot change
-        SELECT DISTINCT edge_id FROM edges
+    WITH w AS (  -- the versions that start in the window (edges are filed by valid_from)
+        SELECT * FROM edges
         WHERE valid_from > CAST(d1 AS DATE) AND valid_from <= CAST(d2 AS DATE)
-    ), v AS (
-        SELECT *, lag(status) OVER w AS prev_status, lag(support) OVER w AS prev_support,
-               lag(confidence) OVER w AS prev_confidence
-        FROM edges WHERE edge_id IN (SELECT edge_id FROM hit)
-        WINDOW w AS (PARTITION BY edge_id ORDER BY valid_from)
+    ), prev AS (  -- an edge's versions are contiguous: the one before ends where it starts
+        SELECT edge_id, valid_to AS valid_from, status AS prev_status,
+               support AS prev_support, confidence AS prev_confidence
+        FROM edges WHERE valid_to > CAST(d1 AS DATE) AND valid_to <= CAST(d2 AS DATE)
     ), c AS (
-        SELECT *, CASE
+        SELECT w.*, CASE
             WHEN prev_status IS NULL AND status = 'contested' THEN 'contested'
             WHEN prev_status IS NULL THEN 'added'
             WHEN status = 'retracted' THEN 'retracted'
@@ -97,8 +96,7 @@ CREATE OR REPLACE MACRO changes(d1, d2) AS TABLE
             WHEN status = 'active' AND prev_status = 'retracted' THEN 'restored'
             WHEN support > prev_support OR confidence > prev_confidence THEN 'reinforced'
             ELSE 'weakened' END AS change
-        FROM v
-        WHERE valid_from > CAST(d1 AS DATE) AND valid_from <= CAST(d2 AS DATE)
+        FROM w LEFT JOIN prev USING (edge_id, valid_from)
     ), ev AS (
         SELECT edge_id, live_from AS d, doc_id FROM links
         WHERE live_from > CAST(d1 AS DATE) AND live_from <= CAST(d2 AS DATE)

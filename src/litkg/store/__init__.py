@@ -88,7 +88,8 @@ class Store:
         return Manifest.load(self.home / MANIFEST)
 
     def abs(self, rel: str) -> str:
-        return str(self.home / rel)
+        # a string join: views list every file of a table, thousands per commit
+        return f"{self.home}{os.sep}{rel}"
 
     @property
     def manifest_path(self) -> Path:

@@ -22,7 +22,7 @@ def _empty_select(table: schema.Table) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _file_list(paths: list[str]) -> str:
+def file_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
@@ -30,7 +30,7 @@ def table_select(table: schema.Table, files: list[str]) -> str:
     """SQL reading a table's files with its contract columns (empty when it has none)."""
     if not files:
         return _empty_select(table)
-    return f"SELECT {table.select_list()} FROM read_parquet({_file_list(files)})"
+    return f"SELECT {table.select_list()} FROM read_parquet({file_list(files)})"
 
 
 def history_select(table: schema.Table, files: list[str], marks: list[str]) -> str:
@@ -44,7 +44,7 @@ def history_select(table: schema.Table, files: list[str], marks: list[str]) -> s
     return (f"SELECT h.* REPLACE (coalesce(h.superseded_commit, s.superseded_commit) "
             f"AS superseded_commit, coalesce(h.superseded_at, s.superseded_at) AS superseded_at) "
             f"FROM ({select}) h LEFT JOIN (SELECT {using}, superseded_commit, superseded_at "
-            f"FROM read_parquet({_file_list(marks)})) s USING ({using})")
+            f"FROM read_parquet({file_list(marks)})) s USING ({using})")
 
 
 def load_macros(con: duckdb.DuckDBPyConnection) -> None:
