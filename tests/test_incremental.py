@@ -141,3 +141,58 @@ def test_a_new_claim_is_judged_against_its_stored_contradiction(tmp_path):
     statuses = dict(store.connect().execute(
         "SELECT subject || '>' || object, status FROM edges_as_of(?)", [day(3)]).fetchall())
     assert statuses == {"a>b": "contested", "b>a": "active"}
+
+
+def test_an_entity_losing_its_last_mention_to_a_late_definition_is_counted_again(tmp_path):
+    """Entities are patched from per-surface counts (31_entity_surfaces); when the mentions a
+    commit removes held an entity's first or last day, that day is counted again from the
+    entity's remaining mentions. Here a definition of KD published on day 2 arrives after days
+    1 and 3: the day-3 mention now means knowledge distillation, the day-1 one still KD."""
+    src = write_records(tmp_path / "in.jsonl", [
+        {"doc_id": "pmid:1", "title": "t", "published": day(1),
+         "abstract": abstract(claim("KD", "improves", "B", "", 0.5))},
+        {"doc_id": "pmid:3", "title": "t", "published": day(3),
+         "abstract": abstract(claim("KD", "improves", "C", "", 0.5))},
+        {"doc_id": "pmid:2", "title": "t", "published": day(2),
+         "abstract": abstract(claim("knowledge distillation (KD)", "improves", "A", "", 0.5))},
+    ])
+    store = Store(tmp_path / "store")
+
+    def kd() -> tuple:
+        return store.connect().execute(
+            "SELECT first_seen, last_seen, mention_count, doc_count FROM entities "
+            "WHERE name = 'KD'").fetchone()
+
+    with incremental_only():
+        commit(store, [day(1), day(3)], [src], "ml")
+        assert kd() == (day(1), day(3), 2, 2)
+        assert commit(store, [day(2)], [src], "ml") == "incremental"
+    assert kd() == (day(1), day(1), 1, 1)
+    assert differences(store, rebuilt_copy(store, tmp_path / "rebuilt")) == {}
+
+
+def test_a_claim_is_judged_again_with_its_contradiction_group_only(tmp_path):
+    """A day touching one edge of a popular pair of entities judges again that edge and the
+    edges of its contradiction family on the pair (improves/degrades), not the pair's other
+    relations; the result still equals a rebuild."""
+    records = [
+        {"doc_id": f"pmid:{i}", "title": "t", "published": day(1),
+         "abstract": abstract(claim("A", "used-for", "B", f"dataset=D{i}", 0.5),
+                              claim("A", "degrades", "B", f"dataset=D{i}", 0.5))}
+        for i in range(6)
+    ]
+    records.append({"doc_id": "pmid:99", "title": "t", "published": day(2),
+                    "abstract": abstract(claim("A", "improves", "B", "", 0.9))})
+    src = write_records(tmp_path / "in.jsonl", records)
+    store = Store(tmp_path / "store")
+    with incremental_only():
+        commit(store, [day(1)], [src], "ml")
+        summary = process_days(store, [day(2)], sources=[src], extractor=ScriptedExtractor())
+    recorded = dict(store.connect().execute(
+        "SELECT relation, count(*) FROM edges_history WHERE recorded_commit = "
+        "(SELECT max(commit_no) FROM runs) GROUP BY relation").fetchall())
+    # the unqualified "improves" is new; each dataset's "degrades" is judged against it and
+    # contested (its version closed, a new one opened); the "used-for" edges of the pair stay
+    assert summary.construct_mode == "incremental"
+    assert recorded == {"improves": 1, "degrades": 12}
+    assert differences(store, rebuilt_copy(store, tmp_path / "rebuilt")) == {}
