@@ -295,7 +295,9 @@ class Transaction:
             for i in range(0, len(values), PARTITIONS_PER_COPY):
                 chunk = values[i:i + PARTITIONS_PER_COPY]
                 nulls = f' OR "{by}" IS NULL' if None in chunk else ""
-                order = f' ORDER BY "{partition_by}"' if grouped else ""
+                # sorted by partition, COPY writes one file per partition (unsorted, each
+                # thread wrote its own, and more when too many were open: 5 per edge month)
+                order = f' ORDER BY "{partition_by}"' if grouped else f' ORDER BY "{by}"'
                 self.con.execute(
                     f'COPY (SELECT * FROM {stage} WHERE "{by}" IN '
                     f"(SELECT unnest(?)){nulls}{order}) TO '{target}' (FORMAT parquet, "
