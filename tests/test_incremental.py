@@ -85,7 +85,7 @@ def test_a_nightly_day_is_incremental_and_equals_the_rebuild(tmp_path):
     assert commit(store, days_between(day(1), day(4)), [src], "ml") == "rebuild"
     assert commit(store, [day(5)], [src], "ml") == "incremental"
     assert differences(store, rebuilt_copy(store, tmp_path / "rebuilt")) == {}
-    # the stored entities (step 30_entities.sql) follow the entities_as_of macro's rule
+    # the stored entities (step 33_entities.sql) follow the entities_as_of macro's rule
     con = store.connect()
     assert con.execute("SELECT * FROM entities ORDER BY entity_id").fetchall() == \
         con.execute("SELECT * FROM entities_as_of(DATE '9999-12-31') ORDER BY entity_id").fetchall()
