@@ -90,7 +90,7 @@ def test_a_nightly_day_is_incremental_and_equals_the_rebuild(tmp_path):
     assert con.execute("SELECT * FROM entities ORDER BY entity_id").fetchall() == \
         con.execute("SELECT * FROM entities_as_of(DATE '9999-12-31') ORDER BY entity_id").fetchall()
     checks = verify(store)
-    assert all(c.ok for c in checks), checks
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert {c.table for c in checks} >= {"edges", "links", "mentions", "entities", "aliases"}
 
 

@@ -129,3 +129,40 @@ def test_a_store_whose_derived_tables_predate_month_files_is_patched_correctly(t
     process_days(old, [days[2]], sources=[src], extractor=ScriptedExtractor())
     assert differences(old, reference) == {}
     assert "_all" not in old.manifest().tables["links"]  # hit: its rows moved to month files
+
+
+def test_a_commits_edge_versions_lie_in_one_file_and_keep_their_own_month(tmp_path,
+                                                                          monkeypatch):
+    """Reinforcing edges that started in January and March closes their versions (new rows
+    dated January and March) and opens new ones in May: the commit writes them in one file,
+    under its own month, instead of a file in each month; each row keeps the month of its
+    valid_from (folder names are not read as values)."""
+    from litkg.pipeline import process_days
+    from litkg.rebuild import verify
+    from tests.scripted import ScriptedExtractor, abstract, claim, write_records
+
+    days = [date(2024, 1, 5), date(2024, 3, 5), date(2024, 5, 6)]
+    src = write_records(tmp_path / "in.jsonl", [
+        {"doc_id": f"pmid:{i}", "title": "t", "published": d,
+         "abstract": abstract(claim("A", "improves", "B", "", 0.5),
+                              claim("C", "used-for", "D", "", 0.5) if d.month != 1 else
+                              claim("E", "used-for", "F", "", 0.5))}
+        for i, d in enumerate(days)] + [
+        {"doc_id": "pmid:9", "title": "t", "published": days[2],
+         "abstract": abstract(claim("E", "used-for", "F", "", 0.7))}])
+    store = Store(tmp_path / "store")
+    monkeypatch.setenv("LITKG_CONSTRUCT", "incremental")  # however small the store
+    process_days(store, days[:2], sources=[src], extractor=ScriptedExtractor())
+    before = set(store.manifest().files("edges"))
+    summary = process_days(store, days[2:], sources=[src], extractor=ScriptedExtractor())
+    assert summary.construct_mode == "incremental"
+    added = set(store.manifest().files("edges")) - before
+    con = store.connect()
+    closed = con.execute("SELECT DISTINCT month FROM edges WHERE valid_to = ? ORDER BY 1",
+                         [days[2]]).fetchall()
+    wrong = con.execute("SELECT count(*) FROM edges_history "
+                        "WHERE month <> strftime(valid_from, '%Y-%m')").fetchone()[0]
+    con.close()
+    assert closed == [("2024-01",), ("2024-03",)]  # versions of two months were closed
+    assert len(added) == 1 and wrong == 0
+    assert all(c.ok for c in verify(store))

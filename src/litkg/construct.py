@@ -295,8 +295,10 @@ def _write_incremental(tx: Transaction, commit_no: int, now: datetime) -> dict[s
         "SELECT edge_id, valid_from, recorded_commit, superseded_commit, superseded_at, "
         "CAST(superseded_at AS DATE) AS day FROM _history_delta WHERE change = 'supersede'",
     )
+    # one file for the commit's versions, under the commit's month: the versions it closes
+    # start in many months, and a file in each was hundreds of small files a night
     tx.insert_rows("edges", "SELECT * EXCLUDE (change) FROM _history_delta "
-                            "WHERE change = 'record'")
+                            "WHERE change = 'record'", into=f"month={now:%Y-%m}")
     counts["versions_recorded"], counts["versions_superseded"] = tx.sql(
         "SELECT count(*) FILTER (change = 'record'), count(*) FILTER (change = 'supersede') "
         "FROM _history_delta"

@@ -14,6 +14,9 @@ from litkg import schema
 from litkg.store.manifest import Manifest
 
 CATALOG = "litkg.duckdb"
+# Every column is stored in the files: a folder name (`month=...`) is where a file lies, not a
+# value to read (a commit's edge versions of many months lie in one file under its own month).
+NO_HIVE = "hive_partitioning = false"
 SQL_DIR = Path(__file__).parent.parent / "sql"
 
 
@@ -30,7 +33,7 @@ def table_select(table: schema.Table, files: list[str]) -> str:
     """SQL reading a table's files with its contract columns (empty when it has none)."""
     if not files:
         return _empty_select(table)
-    return f"SELECT {table.select_list()} FROM read_parquet({file_list(files)})"
+    return f"SELECT {table.select_list()} FROM read_parquet({file_list(files)}, {NO_HIVE})"
 
 
 def history_select(table: schema.Table, files: list[str], marks: list[str]) -> str:
@@ -44,7 +47,7 @@ def history_select(table: schema.Table, files: list[str], marks: list[str]) -> s
     return (f"SELECT h.* REPLACE (coalesce(h.superseded_commit, s.superseded_commit) "
             f"AS superseded_commit, coalesce(h.superseded_at, s.superseded_at) AS superseded_at) "
             f"FROM ({select}) h LEFT JOIN (SELECT {using}, superseded_commit, superseded_at "
-            f"FROM read_parquet({file_list(marks)})) s USING ({using})")
+            f"FROM read_parquet({file_list(marks)}, {NO_HIVE})) s USING ({using})")
 
 
 def load_macros(con: duckdb.DuckDBPyConnection) -> None:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from litkg import faults, schema
 from litkg.store.catalog import (
+    NO_HIVE,
     SQL_DIR,
     file_list,
     history_select,
@@ -139,7 +140,8 @@ class Transaction:
         for old, others in sorted(listing.items()):
             rel = self._new_file(name, f"months/{_value(others[0])[:7]}")
             left = self._copy(
-                f"SELECT {table.select_list()} FROM read_parquet('{self._sql_path(old)}') "
+                f"SELECT {table.select_list()} FROM "
+                f"read_parquet('{self._sql_path(old)}', {NO_HIVE}) "
                 f"WHERE NOT ({_keys_filter(table.partition, keys)})", rel)
             for key in others:
                 parts[key] = [f for f in parts[key] if f != old] + ([rel] if left else [])
@@ -167,7 +169,7 @@ class Transaction:
                     continue
                 rel = self._new_file(name, f"months/{month}" if len(group) > 1 else group[0])
                 paths = ", ".join(f"'{self._sql_path(f)}'" for f in files)
-                self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}]) '
+                self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}], {NO_HIVE}) '
                            f'ORDER BY "{table.partition}"', rel)
                 for key in group:
                     parts[key] = [rel]
@@ -342,7 +344,7 @@ class Transaction:
         # a literal list: a list parameter binds several times slower
         every = ", ".join(f"'{self._sql_path(f)}'" for f in sorted(listing))
         hits = self.con.execute(
-            f"SELECT filename, count(*) FROM read_parquet([{every}], filename = true) "
+            f"SELECT filename, count(*) FROM read_parquet([{every}], filename = true, {NO_HIVE}) "
             f"WHERE ({where_sql}) GROUP BY filename ORDER BY filename",  # NULL: no hit
         ).fetchall()
         if not hits:
@@ -352,7 +354,7 @@ class Transaction:
         table = schema.table(name)
         gone = {by_path[path] for path, _ in hits}
         paths = ", ".join(f"'{self._sql_path(f)}'" for f in sorted(gone))
-        kept = (f"SELECT {table.select_list()} FROM read_parquet([{paths}]) "
+        kept = (f"SELECT {table.select_list()} FROM read_parquet([{paths}], {NO_HIVE}) "
                 f"WHERE NOT coalesce(({where_sql}), false)")
         if table.partition is None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE _kept AS {kept}")
@@ -372,15 +374,20 @@ class Transaction:
                   len(hits), len(listing), time.perf_counter() - t0)
         return deleted
 
-    def insert_rows(self, name: str, data: pa.Table | str) -> int:
-        """Append rows (SQL or Arrow with the contract's columns) as new files."""
+    def insert_rows(self, name: str, data: pa.Table | str, into: str | None = None) -> int:
+        """Append rows (SQL or Arrow with the contract's columns) as new files: one per
+        partition of the rows, or one file listed under the partition `into` (a commit's
+        versions of edges from many months, kept together instead of a file in each month)."""
         table = schema.table(name)
         select = f"SELECT {table.select_list()} FROM ({self._register(data)})"
-        if table.partition is None:
-            rel = self._new_file(name, WHOLE)
+        if table.partition is None or into is not None:
+            key = into or WHOLE
+            rel = self._new_file(name, key)
             n = self._copy(select, rel)
             if n:
-                self.manifest.tables[name].setdefault(WHOLE, []).append(rel)
+                self.manifest.tables[name].setdefault(key, []).append(rel)
+                if _MONTH.match(_value(key)):  # merged past a limit, like any dated partition
+                    self._months.setdefault(name, set()).add(_value(key)[:7])
             else:
                 os.remove(self.store.abs(rel))
             self._refresh_view(name)
