@@ -42,6 +42,14 @@ def rebuilt_copy(store: Store, where) -> Store:
     return copy
 
 
+def one_claim_papers(tmp_path, *papers: tuple):
+    """A source file of papers `pmid:<day>` with one unqualified claim each:
+    (day, subject, relation, object, confidence)."""
+    return write_records(tmp_path / "in.jsonl", [
+        {"doc_id": f"pmid:{n}", "title": "t", "published": day(n),
+         "abstract": abstract(claim(s, r, o, "", c))} for n, s, r, o, c in papers])
+
+
 def commit(store: Store, days, sources, vocabulary: str) -> str:
     summary = process_days(store, days, sources=sources, extractor=ScriptedExtractor(),
                            vocabulary=vocabulary)
@@ -125,14 +133,8 @@ def test_verify_finds_a_damaged_table_and_rebuild_repairs_it(tmp_path):
 def test_a_new_claim_is_judged_against_its_stored_contradiction(tmp_path):
     """Day 2 adds only "B outperforms A"; the stored "A outperforms B" (untouched by day 2)
     must still contest it, and be re-judged itself: partners are recomputed together."""
-    src = write_records(tmp_path / "in.jsonl", [
-        {"doc_id": "pmid:1", "title": "t", "published": day(1),
-         "abstract": abstract(claim("A", "outperforms", "B", "", 0.9))},
-        {"doc_id": "pmid:2", "title": "t", "published": day(2),
-         "abstract": abstract(claim("B", "outperforms", "A", "", 0.5))},
-        {"doc_id": "pmid:3", "title": "t", "published": day(3),
-         "abstract": abstract(claim("B", "outperforms", "A", "", 0.95))},
-    ])
+    src = one_claim_papers(tmp_path, (1, "A", "outperforms", "B", 0.9),
+                           (2, "B", "outperforms", "A", 0.5), (3, "B", "outperforms", "A", 0.95))
     store = Store(tmp_path / "store")
     with incremental_only():
         for n in (1, 2, 3):
@@ -148,14 +150,9 @@ def test_an_entity_losing_its_last_mention_to_a_late_definition_is_counted_again
     commit removes held an entity's first or last day, that day is counted again from the
     entity's remaining mentions. Here a definition of KD published on day 2 arrives after days
     1 and 3: the day-3 mention now means knowledge distillation, the day-1 one still KD."""
-    src = write_records(tmp_path / "in.jsonl", [
-        {"doc_id": "pmid:1", "title": "t", "published": day(1),
-         "abstract": abstract(claim("KD", "improves", "B", "", 0.5))},
-        {"doc_id": "pmid:3", "title": "t", "published": day(3),
-         "abstract": abstract(claim("KD", "improves", "C", "", 0.5))},
-        {"doc_id": "pmid:2", "title": "t", "published": day(2),
-         "abstract": abstract(claim("knowledge distillation (KD)", "improves", "A", "", 0.5))},
-    ])
+    src = one_claim_papers(tmp_path, (1, "KD", "improves", "B", 0.5),
+                           (3, "KD", "improves", "C", 0.5),
+                           (2, "knowledge distillation (KD)", "improves", "A", 0.5))
     store = Store(tmp_path / "store")
 
     def kd() -> tuple:
