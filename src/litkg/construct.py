@@ -31,29 +31,20 @@ LOG_SCALE = 1_000_000_000
 MAX_CONFIDENCE = 0.999999
 
 
-def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _rel_rules "
-        "(relation VARCHAR, canonical VARCHAR, swap BOOLEAN, is_symmetric BOOLEAN)"
-    )
-    rules = vocab.relation_rules()
-    if rules:
-        con.executemany(
-            "INSERT INTO _rel_rules VALUES (?, ?, ?, ?)",
-            [[r["relation"], r["canonical"], r["swap"], r["symmetric"]] for r in rules],
-        )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _contra_rules "
-        "(relation VARCHAR, partner VARCHAR, is_reversed BOOLEAN)"
-    )
-    contra = vocab.contradiction_rules()
-    if contra:
-        con.executemany(
-            "INSERT INTO _contra_rules VALUES (?, ?, ?)",
-            [[r["relation"], r["partner"], r["reversed"]] for r in contra],
-        )
-    # contradiction families: the connected components of the rules. An edge's partners share
-    # its pair of entities and its family, so (pair, family) groups are closed under judging.
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: str,
+                rows: list[list]) -> None:
+    """A small temp table from Python rows, in one statement (executemany costs a statement
+    per row)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+    if rows:
+        values = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
+        con.execute(f"INSERT INTO {name} VALUES {values}", [v for row in rows for v in row])
+
+
+def _families(contra: list[dict]) -> dict[str, str]:
+    """Contradiction families: the connected components of the rules, each named by its
+    smallest relation. An edge's partners share its pair of entities and its family, so
+    (pair, family) groups are closed under judging."""
     family: dict[str, str] = {}
 
     def root(r: str) -> str:
@@ -64,10 +55,19 @@ def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -
     for r in contra:
         a, b = root(r["relation"]), root(r["partner"])
         family[max(a, b)] = min(a, b)
-    con.execute("CREATE OR REPLACE TEMP TABLE _rel_family (relation VARCHAR, family VARCHAR)")
-    if family:
-        con.executemany("INSERT INTO _rel_family VALUES (?, ?)",
-                        [[r, root(r)] for r in sorted(family)])
+    return {r: root(r) for r in sorted(family)}
+
+
+def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -> None:
+    _temp_table(con, "_rel_rules",
+                "relation VARCHAR, canonical VARCHAR, swap BOOLEAN, is_symmetric BOOLEAN",
+                [[r["relation"], r["canonical"], r["swap"], r["symmetric"]]
+                 for r in vocab.relation_rules()])
+    contra = vocab.contradiction_rules()
+    _temp_table(con, "_contra_rules", "relation VARCHAR, partner VARCHAR, is_reversed BOOLEAN",
+                [[r["relation"], r["partner"], r["reversed"]] for r in contra])
+    _temp_table(con, "_rel_family", "relation VARCHAR, family VARCHAR",
+                [[r, f] for r, f in _families(contra).items()])
 
 
 STEP_DIR = Path(__file__).parent / "sql" / "construct"
