@@ -33,8 +33,7 @@ MAX_CONFIDENCE = 0.999999
 
 def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: str,
                 rows: list[list]) -> None:
-    """A small temp table from Python rows, in one statement (executemany costs a statement
-    per row)."""
+    """A small temp table from Python rows (the vocabulary's rules)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
     if rows:
         values = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)

@@ -168,8 +168,8 @@ class Transaction:
                 if len(files) <= FILES_PER_MONTH:
                     continue
                 rel = self._new_file(name, f"months/{month}" if len(group) > 1 else group[0])
-                paths = ", ".join(f"'{self._sql_path(f)}'" for f in files)
-                self._copy(f'SELECT {table.select_list()} FROM read_parquet([{paths}], {NO_HIVE}) '
+                paths = file_list([self.store.abs(f) for f in files])
+                self._copy(f'SELECT {table.select_list()} FROM read_parquet({paths}, {NO_HIVE}) '
                            f'ORDER BY "{table.partition}"', rel)
                 for key in group:
                     parts[key] = [rel]
@@ -341,10 +341,9 @@ class Transaction:
             return 0
         t0 = time.perf_counter()
         by_path = {self.store.abs(f): f for f in listing}
-        # a literal list: a list parameter binds several times slower
-        every = ", ".join(f"'{self._sql_path(f)}'" for f in sorted(listing))
+        every = file_list(sorted(by_path))  # literal: a list parameter binds several times slower
         hits = self.con.execute(
-            f"SELECT filename, count(*) FROM read_parquet([{every}], filename = true, {NO_HIVE}) "
+            f"SELECT filename, count(*) FROM read_parquet({every}, filename = true, {NO_HIVE}) "
             f"WHERE ({where_sql}) GROUP BY filename ORDER BY filename",  # NULL: no hit
         ).fetchall()
         if not hits:
@@ -353,8 +352,8 @@ class Transaction:
             return 0
         table = schema.table(name)
         gone = {by_path[path] for path, _ in hits}
-        paths = ", ".join(f"'{self._sql_path(f)}'" for f in sorted(gone))
-        kept = (f"SELECT {table.select_list()} FROM read_parquet([{paths}], {NO_HIVE}) "
+        paths = file_list([self.store.abs(f) for f in sorted(gone)])
+        kept = (f"SELECT {table.select_list()} FROM read_parquet({paths}, {NO_HIVE}) "
                 f"WHERE NOT coalesce(({where_sql}), false)")
         if table.partition is None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE _kept AS {kept}")
