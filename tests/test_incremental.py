@@ -102,6 +102,35 @@ def test_a_nightly_day_is_incremental_and_equals_the_rebuild(tmp_path):
     assert {c.table for c in checks} >= {"edges", "links", "mentions", "entities", "aliases"}
 
 
+def test_a_store_from_an_older_constructor_is_pending_then_rebuilt_at_its_next_commit(tmp_path):
+    """A store whose constructor state predates a state table (entity_surfaces came with state
+    version 2) is not reported as damaged: `verify` says the table is pending, and the next
+    commit rebuilds, after which every table equals a rebuild."""
+    src = write_records(tmp_path / "in.jsonl", [
+        {"doc_id": f"pmid:{i}", "title": "t", "published": day(1 + i % 3),
+         "abstract": abstract(claim("A", "improves", f"B{i % 2}", "", 0.5))} for i in range(6)
+    ])
+    store = Store(tmp_path / "store")
+    commit(store, days_between(day(1), day(2)), [src], "ml")
+    with store.writer() as tx:  # what a version-1 store looks like: no entity_surfaces rows
+        tx.replace_table("entity_surfaces", "SELECT * FROM entity_surfaces WHERE false")
+        tx.commit({"construct_state": 1})
+    checks = {c.table: c for c in verify(store)}
+    assert checks["entity_surfaces"].pending and checks["entity_surfaces"].live_rows == 0
+    assert all(c.ok and not c.pending for t, c in checks.items() if t != "entity_surfaces")
+    from typer.testing import CliRunner
+
+    from litkg.cli import app
+
+    said = CliRunner().invoke(app, ["verify", "--home", str(store.home)])
+    assert said.exit_code == 0 and "pending" in said.output, said.output
+
+    assert commit(store, [day(3)], [src], "ml") == "rebuild"
+    checks = verify(store)
+    assert all(c.ok and not c.pending for c in checks), [c for c in checks if not c.ok]
+    assert differences(store, rebuilt_copy(store, tmp_path / "rebuilt")) == {}
+
+
 def test_verify_finds_a_damaged_table_and_rebuild_repairs_it(tmp_path):
     from typer.testing import CliRunner
 
