@@ -53,22 +53,34 @@ def snapshot_counts_sql() -> str:
 
 def direct_counts_sql() -> str:
     """The same counts for a few days, each counted directly (no pass over all history's
-    events): what a nightly commit, which changes only its own day's snapshot, needs."""
-    live = "{a} <= s.day AND ({b} IS NULL OR {b} > s.day)"
-    return f"""
-    SELECT s.day,
-        (SELECT count(*) FROM doc_runs WHERE {live.format(a='live_from', b='live_to')})
-            AS documents,
-        (SELECT count(*) FROM links WHERE {live.format(a='live_from', b='retracted_on')})
-            AS assertions,
-        (SELECT count(*) FROM entities WHERE first_seen <= s.day) AS entities,
-        {", ".join(
-            f"(SELECT count(*) FROM edges WHERE status = '{st}' AND "
-            f"{live.format(a='valid_from', b='valid_to')}) AS {st}_edges"
-            for st in ("active", "contested", "retracted"))},
-        (SELECT count(*) FROM doc_runs WHERE live_from = since AND since = s.day)
-            AS new_documents
-    FROM _snapshot_days s
+    events): what a nightly commit, which changes only its own day's snapshot, needs. One scan
+    per table, joined to the few days (the edge statuses are counted in the same scan)."""
+    return """
+    WITH docs AS (
+        SELECT s.day, count(*) FILTER (r.live_to IS NULL OR r.live_to > s.day) AS documents,
+               count(*) FILTER (r.live_from = r.since AND r.since = s.day) AS new_documents
+        FROM _snapshot_days s JOIN doc_runs r ON r.live_from <= s.day GROUP BY s.day
+    ), asserted AS (
+        SELECT s.day, count(*) AS assertions
+        FROM _snapshot_days s JOIN links l ON l.live_from <= s.day
+        WHERE l.retracted_on IS NULL OR l.retracted_on > s.day GROUP BY s.day
+    ), ents AS (
+        SELECT s.day, count(*) AS entities
+        FROM _snapshot_days s JOIN entities e ON e.first_seen <= s.day GROUP BY s.day
+    ), edge_counts AS (
+        SELECT s.day, count(*) FILTER (e.status = 'active') AS active_edges,
+               count(*) FILTER (e.status = 'contested') AS contested_edges,
+               count(*) FILTER (e.status = 'retracted') AS retracted_edges
+        FROM _snapshot_days s JOIN edges e ON e.valid_from <= s.day
+        WHERE e.valid_to IS NULL OR e.valid_to > s.day GROUP BY s.day
+    )
+    SELECT s.day, coalesce(d.documents, 0) AS documents, coalesce(a.assertions, 0) AS assertions,
+           coalesce(n.entities, 0) AS entities, coalesce(c.active_edges, 0) AS active_edges,
+           coalesce(c.contested_edges, 0) AS contested_edges,
+           coalesce(c.retracted_edges, 0) AS retracted_edges,
+           coalesce(d.new_documents, 0) AS new_documents
+    FROM _snapshot_days s LEFT JOIN docs d USING (day) LEFT JOIN asserted a USING (day)
+    LEFT JOIN ents n USING (day) LEFT JOIN edge_counts c USING (day)
     """
 
 
