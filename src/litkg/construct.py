@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from litkg.store import Transaction
 
 log = logging.getLogger(__name__)
 
-# ln(1 - c) is stored as an integer number of nano-units (see 14_contrib.sql): sums are exact
+# ln(1 - c) is stored as an integer number of nano-units (see 20_contrib.sql): sums are exact
 # in any order.
 LOG_SCALE = 1_000_000_000
 MAX_CONFIDENCE = 0.999999
@@ -112,6 +113,27 @@ def load_steps(mode: str) -> list[Step]:
 
 STEPS: list[tuple[str, str]] = [(s.name, s.sql) for s in load_steps("rebuild")]
 
+# The step tables read after the steps: by the writes (`_write_rebuild`, `_write_incremental`)
+# and by `litkg verify` (rebuild.DERIVED). Every other step table is dropped as soon as the last
+# step that names it has run, so a big rebuild holds only what is still to be read (30M
+# assertions: _raw_mentions alone is ~70M rows) and spills less.
+OUTPUTS = frozenset({"_scope_docs", "_in_assertions", "_doc_live", "_defs", "_links",
+                     "_mention_rows", "_scope_edges", "_edge_versions", "_scope_entities",
+                     "_entity_surfaces", "_entities", "_aliases"})
+
+
+def drop_points(steps: list[Step]) -> dict[int, list[str]]:
+    """Which step tables can go after each step (by index): those no later step names."""
+    after: dict[int, list[str]] = {}
+    for i, step in enumerate(steps):
+        if step.name in OUTPUTS:
+            continue
+        named = re.compile(rf"\b{step.name}\b")
+        last = max((j for j in range(i + 1, len(steps)) if named.search(steps[j].sql)),
+                   default=i)
+        after.setdefault(last, []).append(step.name)
+    return after
+
 
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Drop a step's temp table or view, whichever it is (a catalog query would cost more: it
@@ -123,8 +145,10 @@ def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
             continue
 
 
-def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
-    for step in steps:
+def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step], first: int = 0,
+               drop_after: dict[int, list[str]] | None = None) -> None:
+    """Run `steps` (numbered from `first` in `drop_after`), dropping what is no longer read."""
+    for i, step in enumerate(steps, start=first):
         t0 = time.perf_counter()
         kind = "VIEW" if step.view else "TABLE"
         _drop(con, step.name)
@@ -135,6 +159,8 @@ def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
         if PROFILE_DIR:
             con.execute("PRAGMA disable_profiling")
         log.debug("construct step %s: %.3f s", step.name, time.perf_counter() - t0)
+        for name in (drop_after or {}).get(i, []):
+            _drop(con, name)
 
 
 def _inputs(con: duckdb.DuckDBPyConnection, mode: str) -> None:
@@ -177,7 +203,7 @@ def compute(
     t1 = time.perf_counter()
     _inputs(con, mode)
     log.debug("construct inputs (%s): %.3f s", mode, time.perf_counter() - t1)
-    _run_steps(con, steps[1:])
+    _run_steps(con, steps[1:], 1, drop_points(steps))
     log.debug("construct (%s) computed in %.3f s", mode, time.perf_counter() - t0)
     return steps
 
