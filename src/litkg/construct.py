@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from litkg import schema
 from litkg.store import Transaction
@@ -177,10 +178,16 @@ def _inputs(con: duckdb.DuckDBPyConnection, mode: str) -> None:
 
 
 def _dirty_table(con: duckdb.DuckDBPyConnection, dirty: dict[str, list[str]]) -> None:
-    rows = [[t, d] for t, days in dirty.items() for d in days]
-    con.execute("CREATE OR REPLACE TEMP TABLE _dirty (tbl VARCHAR, d DATE)")
-    if rows:
-        con.executemany("INSERT INTO _dirty VALUES (?, ?)", rows)
+    """`_dirty` (tbl, d): the days written since the last construction, from Arrow (a load of
+    18,000 days marks 72,000: row by row that took 40 s)."""
+    rows = pa.table({"tbl": pa.array([t for t, days in dirty.items() for _ in days], pa.string()),
+                     "d": pa.array([d for days in dirty.values() for d in days], pa.string())})
+    con.register("_dirty_in", rows)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _dirty AS "
+                    "SELECT tbl, CAST(d AS DATE) AS d FROM _dirty_in")
+    finally:
+        con.unregister("_dirty_in")
 
 
 def compute(

@@ -33,6 +33,7 @@ from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
+from litkg.store.transaction import registered_values
 from litkg.validate import validate_assertions
 
 ASSERTION_ID = (
@@ -426,11 +427,12 @@ def deferred_documents(
                           ("content_hash", pa.string())]))
     tx.con.register("_extracted_docs", got)
     try:
-        rows = tx.sql(
-            "SELECT published, doc_id, content_hash FROM documents "
-            "WHERE list_contains(?, published) "
-            "EXCEPT SELECT day, doc_id, content_hash FROM _extracted_docs ORDER BY ALL", [days],
-        ).fetchall()
+        with registered_values(tx.con, days, pa.date32()) as wanted:
+            rows = tx.sql(
+                f"SELECT published, doc_id, content_hash FROM documents WHERE published IN "
+                f"{wanted} EXCEPT SELECT day, doc_id, content_hash FROM _extracted_docs "
+                "ORDER BY ALL",
+            ).fetchall()
     finally:
         tx.con.unregister("_extracted_docs")
     out: dict[date, list[tuple[str, str]]] = {}
@@ -596,12 +598,10 @@ def prepare(
             plan.retried_days = sorted(
                 (failed_extraction_days(tx.con, MAX_AUTO_ATTEMPTS) & done) - set(days))
             days = sorted(set(days) | set(plan.retried_days))
-        stored_days = {
-            r[0] for r in tx.sql(
-                "SELECT DISTINCT published FROM documents WHERE list_contains(?, published)",
-                [days],
-            ).fetchall()
-        }
+        with registered_values(tx.con, days, pa.date32()) as wanted:
+            stored_days = {r[0] for r in tx.sql(
+                f"SELECT DISTINCT published FROM documents WHERE published IN {wanted}"
+            ).fetchall()}
         for day in days:
             retry = day in plan.retried_days
             if (day in done and not force and not new_versions.get(day) and day not in pending
@@ -622,11 +622,12 @@ def same_day_revisions(tx: Transaction, days: list[date]) -> list[dict[str, Any]
     """Documents with more than one version (content hash) published on one of `days`."""
     if not days:
         return []
-    rows = tx.sql(
-        "SELECT published, doc_id, count(DISTINCT content_hash) FROM documents "
-        "WHERE list_contains(?, published) GROUP BY ALL HAVING count(DISTINCT content_hash) > 1 "
-        "ORDER BY ALL", [days],
-    ).fetchall()
+    with registered_values(tx.con, days, pa.date32()) as wanted:
+        rows = tx.sql(
+            "SELECT published, doc_id, count(DISTINCT content_hash) FROM documents "
+            f"WHERE published IN {wanted} GROUP BY ALL "
+            "HAVING count(DISTINCT content_hash) > 1 ORDER BY ALL",
+        ).fetchall()
     return [{"day": d, "doc_id": doc_id, "versions": int(n)} for d, doc_id, n in rows]
 
 
