@@ -18,7 +18,7 @@ COUNTS = ("day, documents, new_documents, assertions, entities, active_edges, "
           "contested_edges, retracted_edges")
 
 
-@settings(max_examples=examples(8))
+@settings(max_examples=examples(4))
 @given(stream=streams())
 def test_direct_counts_equal_the_pass_over_all_events_and_the_graph_as_of_each_day(
         tmp_path_factory, stream):
