@@ -33,7 +33,7 @@ from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
-from litkg.store.transaction import registered_values
+from litkg.store.transaction import registered, registered_values
 from litkg.validate import validate_assertions
 
 ASSERTION_ID = (
@@ -425,16 +425,12 @@ def deferred_documents(
                          ex.documents.column("content_hash").to_pylist(), strict=True)],
         schema=pa.schema([("day", pa.date32()), ("doc_id", pa.string()),
                           ("content_hash", pa.string())]))
-    tx.con.register("_extracted_docs", got)
-    try:
-        with registered_values(tx.con, days, pa.date32()) as wanted:
-            rows = tx.sql(
-                f"SELECT published, doc_id, content_hash FROM documents WHERE published IN "
-                f"{wanted} EXCEPT SELECT day, doc_id, content_hash FROM _extracted_docs "
-                "ORDER BY ALL",
-            ).fetchall()
-    finally:
-        tx.con.unregister("_extracted_docs")
+    with registered(tx.con, got) as extracted, \
+            registered_values(tx.con, days, pa.date32()) as wanted:
+        rows = tx.sql(
+            f"SELECT published, doc_id, content_hash FROM documents WHERE published IN {wanted} "
+            f"EXCEPT SELECT day, doc_id, content_hash FROM {extracted} ORDER BY ALL",
+        ).fetchall()
     out: dict[date, list[tuple[str, str]]] = {}
     for day, doc_id, chash in rows:
         out.setdefault(day, []).append((doc_id, chash))

@@ -7,6 +7,7 @@ from datetime import date
 import pyarrow as pa
 
 from litkg.store import Transaction
+from litkg.store.transaction import registered
 
 METRICS = (
     "documents",
@@ -98,14 +99,11 @@ def write_snapshots(
     an older date) leaves every snapshot consistent with "as of that day".
     """
     days = sorted(processed)
-    tx.con.register(
-        "_run_days_in",
-        pa.table({"day": pa.array(days, pa.date32()),
-                  "wall_s": pa.array([processed[d] for d in days], pa.float64()),
-                  "run_id": pa.array([run_id] * len(days), pa.string())}),
-    )
-    tx.sql("CREATE OR REPLACE TEMP TABLE _run_days AS SELECT * FROM _run_days_in")
-    tx.con.unregister("_run_days_in")
+    run_days = pa.table({"day": pa.array(days, pa.date32()),
+                         "wall_s": pa.array([processed[d] for d in days], pa.float64()),
+                         "run_id": pa.array([run_id] * len(days), pa.string())})
+    with registered(tx.con, run_days) as name:
+        tx.sql(f"CREATE OR REPLACE TEMP TABLE _run_days AS SELECT * FROM {name}")
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _snapshot_days AS "
         "SELECT day FROM (SELECT day FROM snapshots UNION SELECT day FROM _run_days) "

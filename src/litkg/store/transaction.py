@@ -71,17 +71,24 @@ def temp_directory(home: Path) -> Path:
 
 
 @contextmanager
-def registered_values(con: duckdb.DuckDBPyConnection, values: list[Any],
-                      arrow_type: pa.DataType | None = None) -> Iterator[str]:
-    """`(SELECT v FROM ...)` over `values`, an Arrow table registered for the block: a list
-    parameter binds in time that grows with its length (18,000 days took seconds per
-    statement, 72,000 dirty days 40 s), an Arrow table of them milliseconds."""
-    name = f"_values_{uuid.uuid4().hex[:8]}"
-    con.register(name, pa.table({"v": pa.array(values, arrow_type)}))
+def registered(con: duckdb.DuckDBPyConnection, table: pa.Table) -> Iterator[str]:
+    """The name of `table`, registered on `con` for the block: Python rows reach DuckDB as one
+    Arrow table. A list parameter binds in time that grows with its length (18,000 days took
+    seconds per statement) and `executemany` goes row by row (72,000 dirty days: 40 s)."""
+    name = f"_arrow_{uuid.uuid4().hex[:8]}"
+    con.register(name, table)
     try:
-        yield f"(SELECT v FROM {name})"
+        yield name
     finally:
         con.unregister(name)
+
+
+@contextmanager
+def registered_values(con: duckdb.DuckDBPyConnection, values: list[Any],
+                      arrow_type: pa.DataType | None = None) -> Iterator[str]:
+    """`(SELECT v FROM ...)` over `values` (see `registered`)."""
+    with registered(con, pa.table({"v": pa.array(values, arrow_type)})) as name:
+        yield f"(SELECT v FROM {name})"
 
 
 class Transaction:
