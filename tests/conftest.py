@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="litkg-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# Always private: xdist workers inherit the controller's environment, and two workers sharing
+# one Prefect home would share its database.
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

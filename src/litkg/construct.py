@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from litkg import schema
 from litkg.store import Transaction
-from litkg.store.transaction import registered
+from litkg.store.arrow import registered
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ LOG_SCALE = 1_000_000_000
 MAX_CONFIDENCE = 0.999999
 
 
-def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: str,
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, pa.DataType],
                 rows: list[list]) -> None:
     """A small temp table from Python rows (the vocabulary's rules)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
-    if rows:
-        values = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
-        con.execute(f"INSERT INTO {name} VALUES {values}", [v for row in rows for v in row])
+    table = pa.table({c: pa.array([row[i] for row in rows], t)
+                      for i, (c, t) in enumerate(columns.items())})
+    with registered(con, table) as view:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
 
 
 def _families(contra: list[dict]) -> dict[str, str]:
@@ -61,14 +61,15 @@ def _families(contra: list[dict]) -> dict[str, str]:
 
 
 def _load_vocabulary(con: duckdb.DuckDBPyConnection, vocab: schema.Vocabulary) -> None:
+    text, flag = pa.string(), pa.bool_()
     _temp_table(con, "_rel_rules",
-                "relation VARCHAR, canonical VARCHAR, swap BOOLEAN, is_symmetric BOOLEAN",
+                {"relation": text, "canonical": text, "swap": flag, "is_symmetric": flag},
                 [[r["relation"], r["canonical"], r["swap"], r["symmetric"]]
                  for r in vocab.relation_rules()])
     contra = vocab.contradiction_rules()
-    _temp_table(con, "_contra_rules", "relation VARCHAR, partner VARCHAR, is_reversed BOOLEAN",
+    _temp_table(con, "_contra_rules", {"relation": text, "partner": text, "is_reversed": flag},
                 [[r["relation"], r["partner"], r["reversed"]] for r in contra])
-    _temp_table(con, "_rel_family", "relation VARCHAR, family VARCHAR",
+    _temp_table(con, "_rel_family", {"relation": text, "family": text},
                 [[r, f] for r, f in _families(contra).items()])
 
 
@@ -137,12 +138,14 @@ def drop_points(steps: list[Step]) -> dict[int, list[str]]:
     return after
 
 
-def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop a step's temp table or view, whichever it is (a catalog query would cost more: it
-    lists the attached lake's tables too)."""
-    for kind in ("VIEW", "TABLE"):
+def _drop(con: duckdb.DuckDBPyConnection, name: str, view: bool | None = None) -> None:
+    """Drop a step's temp table or view: the kind given first, the other if that is what
+    exists (a catalog query would cost more: it lists the attached lake's tables too)."""
+    kinds = ("VIEW", "TABLE") if view or view is None else ("TABLE", "VIEW")
+    for kind in kinds:
         try:
             con.execute(f"DROP {kind} IF EXISTS {name}")
+            return
         except duckdb.CatalogException:  # it is the other kind
             continue
 
@@ -150,10 +153,11 @@ def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step], first: int = 0,
                drop_after: dict[int, list[str]] | None = None) -> None:
     """Run `steps` (numbered from `first` in `drop_after`), dropping what is no longer read."""
+    views = {s.name: s.view for s in steps}
     for i, step in enumerate(steps, start=first):
         t0 = time.perf_counter()
         kind = "VIEW" if step.view else "TABLE"
-        _drop(con, step.name)
+        _drop(con, step.name, step.view)
         if PROFILE_DIR:  # a query plan with operator timings per step, for development
             con.execute("PRAGMA enable_profiling = 'query_tree'")
             con.execute(f"PRAGMA profiling_output = '{PROFILE_DIR}/{step.name}.txt'")
@@ -162,13 +166,13 @@ def _run_steps(con: duckdb.DuckDBPyConnection, steps: list[Step], first: int = 0
             con.execute("PRAGMA disable_profiling")
         log.debug("construct step %s: %.3f s", step.name, time.perf_counter() - t0)
         for name in (drop_after or {}).get(i, []):
-            _drop(con, name)
+            _drop(con, name, views.get(name))
 
 
 def _inputs(con: duckdb.DuckDBPyConnection, mode: str) -> None:
     """`_in_<table>`: the inputs of the document-level steps (all, or the scope's documents)."""
     for name in INPUTS:
-        _drop(con, f"_in_{name}")
+        _drop(con, f"_in_{name}", mode == "rebuild")
         if mode == "rebuild":
             con.execute(f"CREATE TEMP VIEW _in_{name} AS SELECT * FROM {name}")
             continue
@@ -261,8 +265,9 @@ def construct(
     now = recorded_at or datetime.now(UTC).replace(tzinfo=None)
     write = _write_rebuild if mode == "rebuild" else _write_incremental
     counts: dict[str, int | str] = {"mode": mode, **write(tx, commit_no, now)}
-    for step in steps:
-        _drop(tx.con, step.name)
+    for step in steps:  # the others went after their last reader (drop_points)
+        if step.name in OUTPUTS:
+            _drop(tx.con, step.name, step.view)
     tx.clear_dirty()
     tx.manifest.meta["construct_state"] = STATE_VERSION
     return counts

@@ -33,7 +33,7 @@ from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
-from litkg.store.transaction import registered, registered_values
+from litkg.store.arrow import registered, registered_values
 from litkg.validate import validate_assertions
 
 ASSERTION_ID = (

@@ -7,7 +7,7 @@ from datetime import date
 import pyarrow as pa
 
 from litkg.store import Transaction
-from litkg.store.transaction import registered
+from litkg.store.arrow import registered
 
 METRICS = (
     "documents",

@@ -9,8 +9,10 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from litkg import schema
+from litkg.store.arrow import registered
 from litkg.store.manifest import Manifest
 
 CATALOG = "litkg.duckdb"
@@ -83,23 +85,23 @@ def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest
         # may add derived columns (see sql/catalog.sql).
         con.execute(f'CREATE VIEW "stored_{name}" AS {history_select(table, files, marks)}')
     vocab = schema.vocabulary(manifest.meta.get("vocabulary", "ml"))
-    con.execute(
-        'CREATE TABLE relations (relation VARCHAR, definition VARCHAR, "symmetric" BOOLEAN, '
-        "antisymmetric BOOLEAN, inverse_of VARCHAR, contradicts VARCHAR[])"
-    )
-    con.executemany(
-        "INSERT INTO relations VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            [r.name, r.definition, r.symmetric, r.antisymmetric, r.inverse_of, r.contradicts]
-            for r in vocab.relations.values()
-        ],
-    )
-    con.execute("CREATE TABLE store_meta (key VARCHAR, value VARCHAR)")
-    con.executemany(
-        "INSERT INTO store_meta VALUES (?, ?)",
-        [["home", str(home)], ["commit", str(manifest.commit)]]
-        + [[k, str(v)] for k, v in sorted(manifest.meta.items())],
-    )
+    relations = pa.table({
+        "relation": [r.name for r in vocab.relations.values()],
+        "definition": [r.definition for r in vocab.relations.values()],
+        "symmetric": pa.array([r.symmetric for r in vocab.relations.values()], pa.bool_()),
+        "antisymmetric": pa.array([r.antisymmetric for r in vocab.relations.values()],
+                                  pa.bool_()),
+        "inverse_of": pa.array([r.inverse_of for r in vocab.relations.values()], pa.string()),
+        "contradicts": pa.array([list(r.contradicts) for r in vocab.relations.values()],
+                                pa.list_(pa.string())),
+    })
+    meta = [("home", str(home)), ("commit", str(manifest.commit))] + [
+        (k, str(v)) for k, v in sorted(manifest.meta.items())]
+    store_meta = pa.table({"key": [k for k, _ in meta], "value": [v for _, v in meta]})
+    # Arrow, not executemany: a row-by-row insert costs a statement per row
+    for name, rows in (("relations", relations), ("store_meta", store_meta)):
+        with registered(con, rows) as view:
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {view}")
     con.execute((SQL_DIR / "catalog.sql").read_text(encoding="utf-8"))
     public = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     for name in schema.tables():  # component tables (llm_usage...) get a plain view

@@ -8,8 +8,6 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from litkg import faults, schema
+from litkg.store.arrow import registered_values
 from litkg.store.catalog import (
     NO_HIVE,
     SQL_DIR,
@@ -68,27 +67,6 @@ def memory_limit() -> str:
 def temp_directory(home: Path) -> Path:
     """Where a writer spills: $LITKG_TEMP_DIR, else <home>/tmp."""
     return Path(os.environ.get("LITKG_TEMP_DIR") or home / "tmp")
-
-
-@contextmanager
-def registered(con: duckdb.DuckDBPyConnection, table: pa.Table) -> Iterator[str]:
-    """The name of `table`, registered on `con` for the block: Python rows reach DuckDB as one
-    Arrow table. A list parameter binds in time that grows with its length (18,000 days took
-    seconds per statement) and `executemany` goes row by row (72,000 dirty days: 40 s)."""
-    name = f"_arrow_{uuid.uuid4().hex[:8]}"
-    con.register(name, table)
-    try:
-        yield name
-    finally:
-        con.unregister(name)
-
-
-@contextmanager
-def registered_values(con: duckdb.DuckDBPyConnection, values: list[Any],
-                      arrow_type: pa.DataType | None = None) -> Iterator[str]:
-    """`(SELECT v FROM ...)` over `values` (see `registered`)."""
-    with registered(con, pa.table({"v": pa.array(values, arrow_type)})) as name:
-        yield f"(SELECT v FROM {name})"
 
 
 class Transaction:
