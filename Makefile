@@ -41,8 +41,14 @@ demo: install
 lint: install
 	$(BIN)/ruff check src flows extractors schema tests bench setup.py
 
+# Tests are spread over TEST_WORKERS processes (pytest-xdist); a file sharing a module fixture
+# (a Prefect server, a built store) stays in one process, and files with a slow test go first
+# (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: install lint browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST)
 
 # The browser tests (tests/test_browser.py) drive Debian's chromium through playwright's Python
 # package (never `playwright install`, which downloads browsers). Installed here when missing
@@ -71,6 +77,7 @@ screenshots: install browser
 # incremental == rebuild). Long: about 1 h on 2 cores.
 test-thorough: install
 	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 \
+		$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) \
 		tests/test_oracle.py tests/test_properties.py tests/test_incremental.py
 
 # A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from

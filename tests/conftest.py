@@ -59,3 +59,16 @@ def demo_store(tmp_path_factory, spacy_extractor) -> Path:
                    home=home, extractor=spacy_extractor)
     litkg.run(demo.NIGHTLY, sources=[demo.sample_dir()], home=home, extractor=spacy_extractor)
     return home
+
+
+def pytest_collection_modifyitems(config, items):
+    """For `make test`, which spreads the tests over two processes (pytest-xdist, loadgroup):
+    the tests of a file that shares a module fixture (a Prefect server, a built store) stay in
+    one process, so the fixture starts once; other tests go one by one to whichever process is
+    free. Files holding a `slow` test go first, so no long test runs alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        defs = item._fixtureinfo.name2fixturedefs.values()
+        if any(d.scope in ("module", "class", "package") for ds in defs for d in ds):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: file order kept

@@ -56,6 +56,7 @@ def commit(store: Store, days, sources, vocabulary: str) -> str:
     return summary.construct_mode
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 @settings(max_examples=examples(15))
 @given(stream=streams(), data=st.data())

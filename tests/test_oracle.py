@@ -52,6 +52,7 @@ def assert_rows_equal(got: list[tuple], want: list[tuple], what: str) -> None:
                 assert a == b, (what, g, w)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(stream=streams())
 def test_the_constructor_agrees_with_the_oracle_on_every_table(tmp_path_factory, stream):

@@ -60,6 +60,7 @@ def run(store: Store, src, days: list[date], force: bool = False) -> None:
 
 
 @settings(max_examples=examples(12))
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, order=st.permutations(list(range(1, DAYS + 1))))
 def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, dels, order):
@@ -74,6 +75,7 @@ def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, del
 
 
 @settings(max_examples=examples(12))
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, again=st.integers(1, DAYS))
 def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
@@ -88,6 +90,7 @@ def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
 
 
 @settings(max_examples=examples(25))
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(stream=streams(), cut=st.integers(1, DAYS))
 def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
@@ -112,6 +115,7 @@ def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
 
 
 @settings(max_examples=examples(15))
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions)
 def test_every_edge_version_is_recomputable_from_its_assertions(tmp_path_factory, docs, dels):

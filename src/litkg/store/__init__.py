@@ -23,10 +23,7 @@ Fault points (`litkg.faults`) mark each step of the commit for the crash tests.
 from __future__ import annotations
 
 import errno
-import importlib.abc
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,23 +34,6 @@ import filelock
 from litkg.store.catalog import CATALOG, build_catalog, load_macros, table_select, write_catalog
 from litkg.store.manifest import MANIFEST, WHOLE, Manifest
 from litkg.store.transaction import CONSTRUCT_INPUTS, Transaction
-
-
-class _AbsentPandas(importlib.abc.MetaPathFinder):
-    """DuckDB's Python client tries `import pandas` for every statement with parameters (and
-    every executemany row). Without pandas, each try searches sys.path again: 0.2-0.5 ms a
-    statement, a tenth of a small commit. This finder, installed only when pandas is not,
-    answers the same ModuleNotFoundError at once."""
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "pandas":
-            raise ModuleNotFoundError("No module named 'pandas'", name="pandas")
-        return None
-
-
-if importlib.util.find_spec("pandas") is None and not any(
-        isinstance(f, _AbsentPandas) for f in sys.meta_path):
-    sys.meta_path.insert(0, _AbsentPandas())
 
 __all__ = ["CATALOG", "CONSTRUCT_INPUTS", "MANIFEST", "WHOLE", "Manifest", "Store", "StoreError",
            "StoreLocked", "Transaction", "default_home", "load_macros", "table_select"]

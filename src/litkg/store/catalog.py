@@ -64,7 +64,9 @@ def write_catalog(home: Path, manifest: Manifest) -> None:
     try:
         con = duckdb.connect(str(tmp))
         try:
+            con.execute("BEGIN")  # one write-ahead-log commit, not one per statement
             build_catalog(con, home, manifest)
+            con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
             con.close()
