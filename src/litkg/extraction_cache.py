@@ -13,11 +13,11 @@ import os
 import uuid
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from litkg.extractors.base import extraction_schema
+from litkg.store.arrow import scratch
 from litkg.store.catalog import file_list
 
 
@@ -36,8 +36,7 @@ class ExtractionCache:
         files = sorted(str(p) for p in folder.glob("*.parquet")) if folder.exists() else []
         if not files or not hashes:
             return extraction_schema().empty_table(), set()
-        con = duckdb.connect()
-        try:
+        with scratch() as con:
             listed = file_list(files)  # literal: a list parameter binds several times slower
             con.register("wanted", pa.table({"h": pa.array(sorted(set(hashes)), pa.string())}))
             cached = con.execute(
@@ -50,8 +49,6 @@ class ExtractionCache:
                 f"SELECT DISTINCT {cols} FROM read_parquet({listed}) WHERE _covers IS NULL "
                 "AND content_hash IN (SELECT h FROM wanted) ORDER BY ALL",
             ).to_arrow_table()
-        finally:
-            con.close()
         return table.cast(extraction_schema()), covered
 
     def put(self, config_key: str, hashes: list[str], assertions: pa.Table) -> None:

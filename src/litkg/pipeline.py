@@ -33,7 +33,7 @@ from litkg.ingest import IngestReport, ingest_files, pending_days
 from litkg.snapshots import write_snapshots
 from litkg.sources import DEFAULT_OPTIONS, SourceOptions
 from litkg.store import WHOLE, Store, Transaction
-from litkg.store.arrow import registered, registered_values
+from litkg.store.arrow import registered, registered_values, scratch
 from litkg.validate import validate_assertions
 
 ASSERTION_ID = (
@@ -297,20 +297,15 @@ def _bisect(extractor: Extractor, docs: pa.Table) -> tuple[ExtractionResult, int
 def _relabel(cached: pa.Table, docs: pa.Table) -> pa.Table:
     """Cached assertions are keyed by content: give them the doc ids of the documents asking
     (two doc ids may carry the same text)."""
-    import duckdb
-
     cols = ", ".join(
         "d.doc_id" if c == "doc_id" else f'c."{c}"' for c in extraction_schema().names
     )
-    con = duckdb.connect()
-    try:
+    with scratch() as con:
         con.register("c", cached)
         con.register("d", docs.select(["doc_id", "content_hash"]))
         out = con.execute(
             f"SELECT DISTINCT {cols} FROM c JOIN d USING (content_hash) ORDER BY ALL"
         ).to_arrow_table()
-    finally:
-        con.close()
     return out.cast(extraction_schema())
 
 

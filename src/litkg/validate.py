@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from litkg import schema
+from litkg.store.arrow import scratch
 
 _REASON = """
 CASE
@@ -34,8 +34,7 @@ def validate_assertions(
     """(the valid assertions, one {doc_id, reason, raw} per rejected assertion)."""
     if assertions.num_rows == 0:
         return assertions, []
-    con = duckdb.connect()
-    try:
+    with scratch() as con:
         con.register("_a", assertions)
         con.register("_known", pa.table({"relation": list(vocab.relations)}))
         con.execute(
@@ -55,8 +54,6 @@ def validate_assertions(
             FROM _checked WHERE _reason IS NOT NULL ORDER BY ALL
             """
         ).fetchall()
-    finally:
-        con.close()
     return valid.cast(assertions.schema), [
         {"doc_id": d, "reason": r, "raw": raw} for d, r, raw in rejected
     ]
