@@ -147,3 +147,40 @@ def test_a_commit_collects_from_journals_without_walking_the_store(tmp_path):
     (store.home / ".txlog" / "walked").unlink()
     commit()
     assert not stray.exists()
+
+
+def _count_in_scratch(_: int) -> tuple[int, bool]:
+    """In a forked child: a scratch query's answer, and whether the child opened its own
+    database (the parent's, inherited, is keyed by the parent's pid)."""
+    import os
+
+    from litkg.store import arrow
+
+    with arrow.scratch() as con:
+        n = con.execute("SELECT count(*) FROM range(3)").fetchone()[0]
+    return n, os.getpid() in arrow._SCRATCH
+
+
+def test_short_queries_share_one_database_per_process_but_not_their_tables():
+    """`scratch()` cursors share one in-memory database, never each other's registrations or
+    temp tables; a forked child (a process pool) opens its own database."""
+    import multiprocessing
+
+    import duckdb
+    import pyarrow as pa
+
+    from litkg.store import arrow
+
+    with arrow.scratch() as a, arrow.scratch() as b:
+        a.register("_mine", pa.table({"v": [1, 2]}))
+        a.execute("CREATE TEMP TABLE _mine_too AS SELECT 1 AS v")
+        assert a.execute("SELECT count(*) FROM _mine").fetchone() == (2,)
+        for name in ("_mine", "_mine_too"):
+            with pytest.raises(duckdb.CatalogException):
+                b.execute(f"SELECT * FROM {name}")
+    with arrow.scratch() as c:  # the tables went with their cursor
+        with pytest.raises(duckdb.CatalogException):
+            c.execute("SELECT * FROM _mine_too")
+    assert len(arrow._SCRATCH) == 1
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_count_in_scratch, range(4)) == [(3, True)] * 4
