@@ -77,7 +77,7 @@ screenshots: install browser
 # incremental == rebuild). Long: about 1 h on 2 cores.
 test-thorough: install
 	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 \
-		$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) \
+		$(XDIST) \
 		tests/test_oracle.py tests/test_properties.py tests/test_incremental.py
 
 # A real OpenAI-compatible server with a real (tiny) model: llama.cpp's server compiled from

@@ -6,13 +6,10 @@ rules) is derived from these files, so they are the single source of truth.
 
 from __future__ import annotations
 
-import os
-import threading
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import yaml
 from pydantic import BaseModel, Field
@@ -175,17 +172,11 @@ def vocabulary(name: str = "ml") -> Vocabulary:
     return vocab
 
 
-_TYPES: dict[int, duckdb.DuckDBPyConnection] = {}  # by process: a forked child opens its own
-_TYPES_LOCK = threading.Lock()
-
-
 @cache
 def arrow_schema_of(columns: tuple[tuple[str, str], ...]) -> pa.Schema:
-    """Arrow schema for DuckDB-typed columns, as DuckDB itself converts them (one in-memory
-    database per process answers them all: opening one costs ~20 ms)."""
+    """Arrow schema for DuckDB-typed columns, as DuckDB itself converts them."""
+    from litkg.store.arrow import scratch  # at call time: litkg.store imports this package
+
     select = ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns)
-    with _TYPES_LOCK:
-        if os.getpid() not in _TYPES:
-            _TYPES[os.getpid()] = duckdb.connect()
-        con = _TYPES[os.getpid()]
+    with scratch() as con:
         return con.execute(f"SELECT {select} LIMIT 0").to_arrow_table().schema

@@ -141,7 +141,7 @@ def drop_points(steps: list[Step]) -> dict[int, list[str]]:
 def _drop(con: duckdb.DuckDBPyConnection, name: str, view: bool | None = None) -> None:
     """Drop a step's temp table or view: the kind given first, the other if that is what
     exists (a catalog query would cost more: it lists the attached lake's tables too)."""
-    kinds = ("VIEW", "TABLE") if view or view is None else ("TABLE", "VIEW")
+    kinds = ("TABLE", "VIEW") if view is False else ("VIEW", "TABLE")
     for kind in kinds:
         try:
             con.execute(f"DROP {kind} IF EXISTS {name}")
