@@ -142,6 +142,34 @@ def test_static_vectors_retrain_the_relation_step_over_a_kept_ner(tiny_model, tm
     assert bad.exit_code == 1 and "--vectors-in" in bad.output
 
 
+def test_dependency_features_retrain_the_relation_step_and_parse_at_extraction(tiny_model,
+                                                                              tmp_path):
+    """`--dependencies`: the candidates' pipeline parses, pairs get dependency-path features
+    (recorded in meta.json, with their own L2 penalty); the loaded model parses at extraction,
+    so the pipeline reproduces the figures recorded at training time. Noun-phrase candidates
+    only (the parser is the small English pipeline's, beside its tagger)."""
+    out = tmp_path / "with-dependencies"
+    result = runner.invoke(app, ["train", "scierc", str(SCIERC), "--dev", str(SCIERC),
+                                 "--limit", str(TINY), "--dependencies", "--ner-from",
+                                 str(tiny_model), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["hyperparameters"]["dependencies"] and meta["hyperparameters"]["C"] == 0.125
+    model = StudentModel.load(out)
+    assert model.parses and "parser" in model.tagger.pipe_names
+    assert any(f.startswith("dp:") for f in model.relations.features)
+    assert not StudentModel.load(tiny_model).parses
+    scored = runner.invoke(app, ["eval", "scierc", str(SCIERC), "--extractor", "student",
+                                 "--model", str(out), "--limit", str(TINY), "--json"])
+    assert scored.exit_code == 0, scored.output
+    micro = json.loads(scored.stdout[scored.stdout.index("{"):])["relations"]["strict"]["typed"]
+    assert (micro["micro"]["tp"], micro["micro"]["pred"]) == (
+        meta["metrics"]["dev"]["strict"]["tp"], meta["metrics"]["dev"]["strict"]["pred"])
+    bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2", "--dependencies",
+                              "--candidates", "ner", "--output", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "ner+np" in bad.output
+
+
 class GoldTeacher:
     """A teacher that asserts exactly the gold relations of a corpus (confidence 0.9)."""
 

@@ -42,3 +42,33 @@ def test_overlapping_duplicates_keep_the_ner_pair_then_the_likeliest():
     weaker_np = _pred((40, 48), (60, 70), 0.2, src="np")
     kept = suppress_overlaps([np_longer, ner, other_label, elsewhere, weaker_np])
     assert set(kept) == {ner, other_label, elsewhere}
+
+
+def test_dependency_paths_join_the_heads_of_two_mentions_through_their_common_ancestor():
+    """With the parser (`load_tagger(parse=True)`), a pair's features name the labels on the
+    path between the mentions' heads, the ancestor's word, the words on the path and each head's
+    attachment; a blank
+    pipeline's doc gets the tree by character offsets (`copy_tags`)."""
+    import spacy
+    from litkg.extractors.student.features import Occ, sentence_candidates
+    from litkg.extractors.student.spans import DEPS, copy_tags
+
+    text = "The statistical parser is used for machine translation of long sentences."
+    blank = spacy.blank("en")
+    doc = blank(text)
+    copy_tags(doc, load_tagger(parse=True)(text))
+    words = [t.lower_ for t in doc]
+    parser_, translation, sentences = (Occ(1, 3, "Method", 0), Occ(6, 8, "Task", 0),
+                                       Occ(9, 11, "Material", 0))
+    by_pair = {(c.a, c.b): set(c.features) for c in sentence_candidates(
+        words, [parser_, translation, sentences], [t.tag_ for t in doc], doc.user_data[DEPS])}
+    near = by_pair[(parser_, translation)]
+    assert {"dp:nsubjpass^prep/pobj", "lca:used", "dw:for"} <= near
+    assert {"tdp:Method|Task|nsubjpass^prep/pobj", "dpx:nsubjpass>used^used<prep/for<pobj",
+            "ga:nsubjpass|used", "gb:pobj|for"} <= near
+    inner = by_pair[(translation, sentences)]
+    assert {"dp:^prep/pobj", "lca:translation", "dw:of"} <= inner  # one heads the other
+    # without the parser there is no tree, and no dependency feature
+    plain = blank(text)
+    copy_tags(plain, load_tagger()(text))
+    assert DEPS not in plain.user_data

@@ -1,4 +1,5 @@
-"""Relation candidates and their sparse features (no parser: tokens, types, positions).
+"""Relation candidates and their sparse features (tokens, types, positions; part-of-speech tags
+and dependency paths when the candidate pipeline gives them).
 
 Sentence level (SciERC): every pair of entity mentions in one sentence, ordered by position;
 the class names the label and its direction (`used-for>`: first is the head, `used-for<`: second
@@ -88,10 +89,66 @@ def _tag_features(tags: Sequence[str], a: Occ, b: Occ, out: list[str]) -> None:
         out.append("verb-between")
 
 
+def _span_head(heads: Sequence[int], o: Occ) -> int:
+    """The syntactic head of a mention: its last token attached outside it (or a root)."""
+    for i in range(o.end - 1, o.start - 1, -1):
+        h = heads[i]
+        if h == i or not o.start <= h < o.end:
+            return i
+    return o.end - 1
+
+
+def _ancestors(heads: Sequence[int], i: int) -> list[int]:
+    out = [i]
+    while len(out) < 64:
+        h = heads[out[-1]]
+        if h < 0 or h == out[-1]:
+            break
+        out.append(h)
+    return out
+
+
+def _dep_features(words: Sequence[str], deps: tuple[Sequence[int], Sequence[str]],
+                  a: Occ, b: Occ, out: list[str]) -> None:
+    """The shortest dependency path between the mentions' heads: its labels (up from the first
+    to the lowest common ancestor, down to the second), alone, with the types and with the
+    ancestor's word; when short, with the words it passes through; the words on it; and each
+    head's own attachment (label and governing word)."""
+    heads, labels = deps
+    ha, hb = _span_head(heads, a), _span_head(heads, b)
+    for tag, h in (("ga", ha), ("gb", hb)):
+        g = heads[h]
+        out.append(f"{tag}:{labels[h]}|{words[g] if g >= 0 else '-'}")
+        out.append(f"{tag}l:{labels[h]}")
+    up, down = _ancestors(heads, ha), _ancestors(heads, hb)
+    on_down = {n: k for k, n in enumerate(down)}
+    lca = next((k for k, n in enumerate(up) if n in on_down), None)
+    if lca is None:
+        out.append("dp:<none>")
+        return
+    root = up[lca]
+    rising, falling = up[:lca], down[:on_down[root]][::-1]
+    path = "/".join(labels[n] for n in rising) + "^" + "/".join(labels[n] for n in falling)
+    length = len(rising) + len(falling)
+    out.append(f"dlen:{_bucket(length)}")
+    if length <= 6:
+        out.append(f"dp:{path}")
+        out.append(f"tdp:{a.type}|{b.type}|{path}")
+        out.append(f"dpw:{path}|{words[root]}")
+    if length <= 4:  # "nsubjpass>used^used<prep/for<pobj"
+        out.append("dpx:" + "/".join(f"{labels[n]}>{words[heads[n]]}" for n in rising) + "^"
+                   + "/".join(f"{words[heads[n]]}<{labels[n]}" for n in falling))
+    out.append(f"lca:{words[root]}")
+    inner = set(up[1:lca + 1]) | set(down[1:on_down[root]])
+    out.extend(f"dw:{words[n]}" for n in sorted(inner))
+
+
 def sentence_candidates(words: Sequence[str], occs: Sequence[Occ],
-                        tags: Sequence[str] | None = None) -> list[Candidate]:
+                        tags: Sequence[str] | None = None,
+                        deps: tuple[Sequence[int], Sequence[str]] | None = None
+                        ) -> list[Candidate]:
     """Pairs of mentions in one sentence, in text order, with their features (part-of-speech
-    ones too when the tokens' `tags` are given)."""
+    ones too when the tokens' `tags` are given, dependency-path ones when their `deps`)."""
     occs = sorted(occs, key=lambda o: (o.start, o.end))
     n = len(words)
     out = []
@@ -119,6 +176,8 @@ def sentence_candidates(words: Sequence[str], occs: Sequence[Occ],
             f.append(f"nb2:{words[b.end + 1] if b.end + 1 < n else '</s>'}")
             if tags is not None:
                 _tag_features(tags, a, b, f)
+            if deps is not None:
+                _dep_features(words, deps, a, b, f)
             if lo < hi:
                 f.append(f"tbf:{a.type}|{b.type}|{words[lo]}")
                 f.append(f"tbl:{a.type}|{b.type}|{words[hi - 1]}")

@@ -28,6 +28,7 @@ from litkg.extractors.student.features import (
     sentence_candidates,
 )
 from litkg.extractors.student.spans import (
+    DEPS,
     TypeLexicon,
     copy_tags,
     load_tagger,
@@ -172,7 +173,7 @@ def candidates(doc: Any, occs: list[Occ], bounds: list[tuple[int, int]], level: 
     words = [t.lower_ for t in doc]
     if level == "sentence":
         tags = [t.tag_ for t in doc] if doc.has_annotation("TAG") else None
-        return sentence_candidates(words, occs, tags)
+        return sentence_candidates(words, occs, tags, doc.user_data.get(DEPS))
     groups: dict[str, list[Occ]] = {}
     for o in occs:
         keys = group_of[o] if group_of is not None else [" ".join(words[o.start:o.end])]
@@ -219,9 +220,14 @@ class StudentModel:
         return self.meta.get("candidates", "ner") == "ner+np"
 
     @property
+    def parses(self) -> bool:
+        """Whether the candidates' features include dependency paths (the parser runs)."""
+        return bool(self.meta.get("hyperparameters", {}).get("dependencies"))
+
+    @property
     def tagger(self) -> Any:
         if self._tagger is None:
-            self._tagger = load_tagger()
+            self._tagger = load_tagger(parse=self.parses)
         return self._tagger
 
     @classmethod

@@ -30,12 +30,13 @@ _WORD = _END | {"JJ", "JJR", "JJS", "CD"}
 _INNER = {"VBG", "VBN", "HYPH"}
 
 
-def load_tagger() -> Any:
-    """en_core_web_sm's tokenizer, tok2vec and tagger (fine-grained Penn Treebank tags)."""
+def load_tagger(parse: bool = False) -> Any:
+    """en_core_web_sm's tokenizer, tok2vec and tagger (fine-grained Penn Treebank tags); with
+    `parse`, its dependency parser too (it listens to the same tok2vec)."""
     import spacy
     from litkg.extractors.spacy_rules import MODEL
 
-    return spacy.load(MODEL, exclude=_NOT_NEEDED)
+    return spacy.load(MODEL, exclude=[p for p in _NOT_NEEDED if not (parse and p == "parser")])
 
 
 def noun_phrases(tagged: Any) -> list[tuple[int, int]]:
@@ -65,12 +66,28 @@ def noun_phrases(tagged: Any) -> list[tuple[int, int]]:
     return out
 
 
+#: `doc.user_data` key of the dependency tree copied from a parsed doc: (heads, labels) per
+#: token, a head being a token index of `doc` (-1: the token has no aligned counterpart)
+DEPS = "litkg_deps"
+
+
 def copy_tags(doc: Any, tagged: Any) -> None:
     """Give `doc`'s tokens the tags of the tagged doc's tokens that start where they start
-    (both come from spaCy's English tokenizer rules, so they nearly always align)."""
-    at = {t.idx: t.tag_ for t in tagged}
+    (both come from spaCy's English tokenizer rules, so they nearly always align); when the
+    tagged doc is parsed, its dependency tree too, as `doc.user_data[DEPS]`."""
+    at = {t.idx: t for t in tagged}
     for t in doc:
-        t.tag_ = at.get(t.idx, "XX")
+        s = at.get(t.idx)
+        t.tag_ = s.tag_ if s is not None else "XX"
+    if tagged.has_annotation("DEP"):
+        index = {t.idx: t.i for t in doc}
+        heads, labels = [-1] * len(doc), [""] * len(doc)
+        for t in doc:
+            s = at.get(t.idx)
+            if s is not None:
+                heads[t.i] = index.get(s.head.idx, -1)
+                labels[t.i] = s.dep_
+        doc.user_data[DEPS] = (heads, labels)
 
 
 def last_word(text: str) -> str:

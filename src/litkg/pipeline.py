@@ -763,13 +763,19 @@ def _summarise(tx: Transaction, summary: RunSummary) -> None:
            [first, last])
     rows = tx.sql("SELECT change, count(*) FROM _run_changes GROUP BY change").fetchall()
     summary.changes = {k: int(v) for k, v in rows}
+    # the best-supported claims among those the run changed, as the run left them: from the
+    # run's changes, not a scan of the whole graph (a nightly costs the day, not the history)
     cols = ["subject", "relation", "object", "context", "support", "confidence"]
     summary.top_reinforced = [
         dict(zip(cols, r, strict=True))
         for r in tx.sql(
-            f"SELECT {', '.join(cols)} FROM edges_as_of(?) WHERE support > 1 "
-            "ORDER BY support DESC, confidence DESC, edge_id LIMIT 10",
-            [last],
+            f"""
+            SELECT {', '.join(cols)} FROM (
+                SELECT * FROM _run_changes QUALIFY row_number() OVER (
+                    PARTITION BY edge_id ORDER BY day DESC) = 1)
+            WHERE support > 1 AND status <> 'retracted'
+            ORDER BY support DESC, confidence DESC, edge_id LIMIT 10
+            """
         ).fetchall()
     ]
     ccols = ["day", "subject", "relation", "object", "context", "confidence", "winner",

@@ -124,10 +124,16 @@ def train_scierc(
     ] = "ner+np",
     vectors: VectorsOpt = 0, vectors_in: VectorsInOpt = "ner,relations",
     ner_from: NerFromOpt = None,
+    dependencies: Annotated[
+        bool, typer.Option("--dependencies/--no-dependencies",
+                           help="Dependency-path features of candidate pairs (the small English "
+                           "pipeline's parser runs beside its tagger; ner+np only).")
+    ] = False,
 ) -> None:
     """Train on SciERC: typed scientific terms and sentence-level relations (vocabulary ml)."""
     _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates,
-          vector_dims=vectors, vectors_in=_parts(vectors_in), ner=_ner_from(ner_from))
+          vector_dims=vectors, vectors_in=_parts(vectors_in), ner=_ner_from(ner_from),
+          dependencies=dependencies)
 
 
 @train_app.command("biored")
