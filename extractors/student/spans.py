@@ -4,7 +4,8 @@ The NER finds about half of SciERC's mentions; the relation classifier can only 
 is given. So, at sentence level, candidates are the NER's spans *and* the noun phrases of the
 text (maximal runs of adjectives, nouns, proper nouns, numbers, participles and hyphens,
 ending on a noun), tagged by the small English pipeline's tagger (`en_core_web_sm`, already a
-dependency; no parser: the tagger costs about as much as the NER). The relation classifier sees
+dependency; the tagger costs about as much as the NER). With `--dependencies` its parser runs
+too, for the dependency-path features of the pairs (`features`). The relation classifier sees
 where each span comes from (`src:` features) and decides; overlapping duplicates are suppressed at
 decoding. On SciERC dev the union covers both arguments of 97 % of the gold relations under
 relaxed matching (the NER alone: 58 %), 66 % under exact matching (43 %).

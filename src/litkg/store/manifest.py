@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from litkg import schema
 
 MANIFEST = "manifest.json"
@@ -62,19 +64,19 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         if not path.exists():
             return cls.empty()
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = orjson.loads(path.read_bytes())
         tables = {name: {} for name in schema.tables()}
         tables.update(raw["tables"])
         return cls(commit=raw["commit"], tables=tables, meta=raw.get("meta", {}),
                    retired=raw.get("retired", {}))
 
     def dumps(self) -> str:
-        return json.dumps(
+        # compact, sorted; orjson writes the megabytes of a long history ~8x faster than json
+        return orjson.dumps(
             {"commit": self.commit, "tables": self.tables, "meta": self.meta,
              "retired": self.retired},
-            separators=(",", ":"),  # tens of thousands of partitions: no indentation
-            sort_keys=True,
-        )
+            option=orjson.OPT_SORT_KEYS,
+        ).decode()
 
     def files(self, table: str) -> list[str]:
         parts = self.tables.get(table, {})  # a month file lists under each of its days
