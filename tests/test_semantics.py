@@ -201,3 +201,9 @@ def test_a_nightly_summary_names_what_it_changed_and_who_won(tmp_path):
     assert (contested["day"], contested["relation"], contested["winner"]) == (
         day(2), "improves", "dropout degrades accuracy")
     assert [(e["relation"], e["support"]) for e in summary.top_reinforced] == [("improves", 2)]
+    # the best-supported claims *this run changed*: a night that leaves them alone lists others
+    src3 = write_records(tmp_path / "day3.jsonl", [
+        doc(f"pmid:{n}", 3, abstract(claim("bert", "used-for", "parsing", "", 0.6)))
+        for n in (4, 5)])
+    summary = process_days(store, [day(3)], sources=[src3], extractor=ScriptedExtractor())
+    assert [(e["subject"], e["support"]) for e in summary.top_reinforced] == [("bert", 2)]
