@@ -20,73 +20,46 @@ METRICS = (
 
 
 def snapshot_counts_sql() -> str:
-    """Counts as of every day in `_snapshot_days(day)`: cumulative sums of +1/-1 events."""
+    """Counts as of every day in `_snapshot_days`: the snapshot row of day `$after` (zeros when
+    there is none) plus the cumulative sums of the +1/-1 events after it. With `$after` the
+    last snapshot before the commit's earliest input day (nothing the commit wrote changes the
+    graph as of that day), a nightly commit reads one day's events, not the history's."""
     pivots = ", ".join(f"coalesce(max(v) FILTER (m = '{m}'), 0)::BIGINT AS {m}" for m in METRICS)
+    base = ", ".join(METRICS)
     return f"""
     WITH dv AS (SELECT * FROM doc_runs),
     ev AS (
-        SELECT live_from AS d, 'documents' AS m, 1 AS x FROM dv
-        UNION ALL SELECT live_to, 'documents', -1 FROM dv WHERE live_to IS NOT NULL
-        UNION ALL SELECT live_from, 'assertions', 1 FROM links
-        UNION ALL SELECT retracted_on, 'assertions', -1 FROM links
-            WHERE retracted_on IS NOT NULL
-        UNION ALL SELECT first_seen, 'entities', 1 FROM entities
-        UNION ALL SELECT valid_from, status || '_edges', 1 FROM edges
-        UNION ALL SELECT valid_to, status || '_edges', -1 FROM edges WHERE valid_to IS NOT NULL
+        SELECT live_from AS d, 'documents' AS m, 1 AS x FROM dv WHERE live_from > $after
+        UNION ALL SELECT live_to, 'documents', -1 FROM dv WHERE live_to > $after
+        UNION ALL SELECT live_from, 'assertions', 1 FROM links WHERE live_from > $after
+        UNION ALL SELECT retracted_on, 'assertions', -1 FROM links WHERE retracted_on > $after
+        UNION ALL SELECT first_seen, 'entities', 1 FROM entities WHERE first_seen > $after
+        UNION ALL SELECT valid_from, status || '_edges', 1 FROM edges WHERE valid_from > $after
+        UNION ALL SELECT valid_to, status || '_edges', -1 FROM edges WHERE valid_to > $after
     ),
     cum AS (
         SELECT m, d, sum(x) OVER (PARTITION BY m ORDER BY d) AS v
         FROM (SELECT m, d, sum(x) AS x FROM ev GROUP BY m, d)
+    ),
+    base AS (
+        SELECT unnest({list(METRICS)}) AS m, unnest([{base}]) AS v
+        FROM snapshots WHERE day = $after
     ),
     grid AS (
         SELECT s.day, m.m FROM _snapshot_days s
         CROSS JOIN (SELECT unnest({list(METRICS)}) AS m) m
     ),
     valued AS (
-        SELECT g.day, g.m, c.v FROM grid g ASOF LEFT JOIN cum c ON c.m = g.m AND c.d <= g.day
+        SELECT g.day, g.m, coalesce(b.v, 0) + coalesce(c.v, 0) AS v
+        FROM grid g ASOF LEFT JOIN cum c ON c.m = g.m AND c.d <= g.day
+        LEFT JOIN base b ON b.m = g.m
     ),
-    new_docs AS (SELECT since AS day, count(*) AS n FROM dv WHERE live_from = since GROUP BY 1)
+    new_docs AS (SELECT since AS day, count(*) AS n FROM dv
+                 WHERE live_from = since AND since > $after GROUP BY 1)
     SELECT v.day, {pivots}, coalesce(any_value(n.n), 0)::BIGINT AS new_documents
     FROM valued v LEFT JOIN new_docs n ON n.day = v.day
     GROUP BY v.day
     """
-
-
-def direct_counts_sql() -> str:
-    """The same counts for a few days, each counted directly (no pass over all history's
-    events): what a nightly commit, which changes only its own day's snapshot, needs. One scan
-    per table, joined to the few days (the edge statuses are counted in the same scan)."""
-    return """
-    WITH docs AS (
-        SELECT s.day, count(*) FILTER (r.live_to IS NULL OR r.live_to > s.day) AS documents,
-               count(*) FILTER (r.live_from = r.since AND r.since = s.day) AS new_documents
-        FROM _snapshot_days s JOIN doc_runs r ON r.live_from <= s.day GROUP BY s.day
-    ), asserted AS (
-        SELECT s.day, count(*) AS assertions
-        FROM _snapshot_days s JOIN links l ON l.live_from <= s.day
-        WHERE l.retracted_on IS NULL OR l.retracted_on > s.day GROUP BY s.day
-    ), ents AS (
-        SELECT s.day, count(*) AS entities
-        FROM _snapshot_days s JOIN entities e ON e.first_seen <= s.day GROUP BY s.day
-    ), edge_counts AS (
-        SELECT s.day, count(*) FILTER (e.status = 'active') AS active_edges,
-               count(*) FILTER (e.status = 'contested') AS contested_edges,
-               count(*) FILTER (e.status = 'retracted') AS retracted_edges
-        FROM _snapshot_days s JOIN edges e ON e.valid_from <= s.day
-        WHERE e.valid_to IS NULL OR e.valid_to > s.day GROUP BY s.day
-    )
-    SELECT s.day, coalesce(d.documents, 0) AS documents, coalesce(a.assertions, 0) AS assertions,
-           coalesce(n.entities, 0) AS entities, coalesce(c.active_edges, 0) AS active_edges,
-           coalesce(c.contested_edges, 0) AS contested_edges,
-           coalesce(c.retracted_edges, 0) AS retracted_edges,
-           coalesce(d.new_documents, 0) AS new_documents
-    FROM _snapshot_days s LEFT JOIN docs d USING (day) LEFT JOIN asserted a USING (day)
-    LEFT JOIN ents n USING (day) LEFT JOIN edge_counts c USING (day)
-    """
-
-
-# Up to this many days are counted directly; more take one pass over all events.
-DIRECT_DAYS = 7
 
 
 def write_snapshots(
@@ -110,8 +83,10 @@ def write_snapshots(
         "WHERE day >= $since",
         {"since": since or date.min},
     )
-    many = tx.sql("SELECT count(*) FROM _snapshot_days").fetchone()[0] > DIRECT_DAYS
-    counts = snapshot_counts_sql() if many else direct_counts_sql()
+    # the last snapshot before `since`: the commit changed nothing as of that day or before
+    after = tx.sql("SELECT max(day) FROM snapshots WHERE day < $since",
+                   {"since": since or date.min}).fetchone()[0] or date.min
+    counts = snapshot_counts_sql()
     tx.sql(
         "CREATE OR REPLACE TEMP TABLE _snapshot_rows AS "
         f"""
@@ -125,7 +100,8 @@ def write_snapshots(
         FROM ({counts}) c
         LEFT JOIN _run_days r ON r.day = c.day
         LEFT JOIN snapshots s ON s.day = c.day
-        """
+        """,
+        {"after": after},
     )
     tx.delete_rows("snapshots", "day IN (SELECT day FROM _snapshot_rows)")
     n = tx.insert_rows("snapshots", "SELECT * FROM _snapshot_rows")
