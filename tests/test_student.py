@@ -117,6 +117,16 @@ def test_a_missing_or_mismatched_model_is_a_clear_error(tiny_model, tmp_path):
     assert result.exit_code == 1 and "make model" in result.output
 
 
+def assert_eval_reproduces_training(model: Path, meta: dict) -> None:
+    """`litkg eval` through the pipeline finds the strict figures recorded at training time."""
+    scored = runner.invoke(app, ["eval", "scierc", str(SCIERC), "--extractor", "student",
+                                 "--model", str(model), "--limit", str(TINY), "--json"])
+    assert scored.exit_code == 0, scored.output
+    micro = json.loads(scored.stdout[scored.stdout.index("{"):])["relations"]["strict"]["typed"]
+    assert (micro["micro"]["tp"], micro["micro"]["pred"]) == (
+        meta["metrics"]["dev"]["strict"]["tp"], meta["metrics"]["dev"]["strict"]["pred"])
+
+
 def test_static_vectors_retrain_the_relation_step_over_a_kept_ner(tiny_model, tmp_path):
     """`--ner-from` keeps a trained NER; `--vectors` adds the static vectors' dense features
     (here 16 dimensions, relations only), saved with the model and used at extraction: the
@@ -131,12 +141,7 @@ def test_static_vectors_retrain_the_relation_step_over_a_kept_ner(tiny_model, tm
     assert meta["hyperparameters"]["ner_reused"] and meta["hyperparameters"]["C"] == 0.25
     assert (out / "vectors.npz").exists()
     assert StudentModel.load(out).relations.dense == 16
-    scored = runner.invoke(app, ["eval", "scierc", str(SCIERC), "--extractor", "student",
-                                 "--model", str(out), "--limit", str(TINY), "--json"])
-    assert scored.exit_code == 0, scored.output
-    micro = json.loads(scored.stdout[scored.stdout.index("{"):])["relations"]["strict"]["typed"]
-    assert (micro["micro"]["tp"], micro["micro"]["pred"]) == (
-        meta["metrics"]["dev"]["strict"]["tp"], meta["metrics"]["dev"]["strict"]["pred"])
+    assert_eval_reproduces_training(out, meta)
     bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2", "--vectors", "16",
                               "--vectors-in", "tagger", "--output", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "--vectors-in" in bad.output
@@ -159,12 +164,7 @@ def test_dependency_features_retrain_the_relation_step_and_parse_at_extraction(t
     assert model.parses and "parser" in model.tagger.pipe_names
     assert any(f.startswith("dp:") for f in model.relations.features)
     assert not StudentModel.load(tiny_model).parses
-    scored = runner.invoke(app, ["eval", "scierc", str(SCIERC), "--extractor", "student",
-                                 "--model", str(out), "--limit", str(TINY), "--json"])
-    assert scored.exit_code == 0, scored.output
-    micro = json.loads(scored.stdout[scored.stdout.index("{"):])["relations"]["strict"]["typed"]
-    assert (micro["micro"]["tp"], micro["micro"]["pred"]) == (
-        meta["metrics"]["dev"]["strict"]["tp"], meta["metrics"]["dev"]["strict"]["pred"])
+    assert_eval_reproduces_training(out, meta)
     bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2", "--dependencies",
                               "--candidates", "ner", "--output", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "ner+np" in bad.output
