@@ -4,7 +4,6 @@ commit: the store's state is exactly what it names."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -58,7 +57,7 @@ class Manifest:
         return Manifest(commit=self.commit,
                         tables={k: {p: list(v) for p, v in parts.items()}
                                 for k, parts in self.tables.items()},
-                        meta=json.loads(json.dumps(self.meta)), retired=dict(self.retired))
+                        meta=orjson.loads(orjson.dumps(self.meta)), retired=dict(self.retired))
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
