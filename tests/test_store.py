@@ -184,3 +184,52 @@ def test_short_queries_share_one_database_per_process_but_not_their_tables():
     assert len(arrow._SCRATCH) == 1
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map(_count_in_scratch, range(4)) == [(3, True)] * 4
+
+
+def test_the_last_commit_is_parsed_once_and_a_writer_never_changes_it(tmp_path, monkeypatch):
+    from litkg.store import Manifest
+
+    store = built(tmp_path)
+    on_disk = Manifest.load(store.manifest_path)
+    loads = []
+    real_load = Manifest.load.__func__
+    monkeypatch.setattr(Manifest, "load",
+                        classmethod(lambda cls, path: loads.append(path) or real_load(cls, path)))
+    assert store.manifest() == on_disk  # parsed at most once for this manifest file
+    assert store.manifest() == on_disk
+    assert len(loads) <= 1
+    with store.writer() as tx:  # writes that share nothing with the copies handed out
+        tx.insert_rows("runs", "SELECT * FROM runs")
+        tx.replace_partition("assertions", "day=2024-01-01", "SELECT * FROM assertions WHERE false")
+        assert store.manifest() == on_disk  # uncommitted: the last commit is unchanged
+        assert tx.base == on_disk
+        tx.commit()
+    committed = Manifest.load(store.manifest_path)
+    assert committed != on_disk
+    loads.clear()
+    assert store.manifest() == committed  # the commit is remembered: not parsed again
+    assert loads == []
+    other = Store(store.home)  # another process's view: parses the new file
+    assert other.manifest() == committed
+
+
+def test_a_reader_trusts_the_catalog_written_for_the_manifest_file_without_parsing_it(
+        tmp_path, monkeypatch):
+    from litkg.store import Manifest
+
+    store = built(tmp_path)
+
+    def refuse(cls, path):
+        raise AssertionError("the manifest was parsed")
+
+    monkeypatch.setattr(Manifest, "load", classmethod(refuse))
+    con = Store(store.home).connect()  # a new process: only the catalog's stamp is checked
+    assert con.execute("SELECT count(*) FROM edges").fetchone()[0] == 2
+    con.close()
+    monkeypatch.undo()
+    # a catalog left behind by a later commit (a kill between the two renames) is rebuilt
+    with store.writer() as tx:
+        tx.replace_table("edges", "SELECT * FROM edges WHERE false")
+        tx.commit(catalog=False)
+    con = Store(store.home).connect()
+    assert con.execute("SELECT count(*) FROM edges").fetchone()[0] == 0

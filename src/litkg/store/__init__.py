@@ -31,7 +31,14 @@ from pathlib import Path
 import duckdb
 import filelock
 
-from litkg.store.catalog import CATALOG, build_catalog, load_macros, table_select, write_catalog
+from litkg.store.catalog import (
+    CATALOG,
+    build_catalog,
+    load_macros,
+    stamp_text,
+    table_select,
+    write_catalog,
+)
 from litkg.store.manifest import MANIFEST, WHOLE, Manifest
 from litkg.store.transaction import CONSTRUCT_INPUTS, Transaction
 
@@ -72,6 +79,10 @@ class Store:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.home = self.home.resolve()
+        # the last manifest read or committed here, with the stamp of its file: a long
+        # history's manifest is megabytes of JSON (3M assertions: 10 MB, ~90 ms to parse),
+        # parsed once per commit in a process instead of by every transaction and connect()
+        self._manifest: tuple[tuple[int, int, int], Manifest] | None = None
 
     @property
     def catalog_path(self) -> Path:
@@ -85,7 +96,21 @@ class Store:
         return (self.home / MANIFEST).exists()
 
     def manifest(self) -> Manifest:
-        return Manifest.load(self.home / MANIFEST)
+        """The last commit's manifest, the caller's own copy."""
+        stamp = self.stamp()
+        cached = self._manifest
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1].copy()
+        manifest = Manifest.load(self.home / MANIFEST)
+        if stamp is not None and self.stamp() == stamp:  # not replaced while read
+            self._manifest = (stamp, manifest.copy())
+        return manifest
+
+    def remember(self, manifest: Manifest) -> None:
+        """`manifest` was just committed (renamed into place by this process's writer)."""
+        stamp = self.stamp()
+        if stamp is not None:
+            self._manifest = (stamp, manifest.copy())
 
     def abs(self, rel: str) -> str:
         # a string join: views list every file of a table, thousands per commit
@@ -95,13 +120,13 @@ class Store:
     def manifest_path(self) -> Path:
         return self.home / MANIFEST
 
-    def stamp(self) -> tuple[int, int] | None:
+    def stamp(self) -> tuple[int, int, int] | None:
         """Changes with every commit (the manifest is replaced, never rewritten in place)."""
         try:
             st = self.manifest_path.stat()
         except FileNotFoundError:
             return None
-        return (st.st_ino, st.st_mtime_ns)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the SQL surface of the last commit.
@@ -114,13 +139,16 @@ class Store:
             raise StoreError(
                 f"no litkg store at {self.home} (run `litkg backfill` or `litkg run` first)"
             )
-        con = self._open_catalog(self.manifest().commit)
+        # the catalog written for this very manifest file: no need to parse the manifest
+        con = self._open_catalog(stamp=self.stamp())
+        if con is None:
+            con = self._open_catalog(commit=self.manifest().commit)
         if con is not None:
             return con
         try:
             with self.lock():
-                write_catalog(self.home, self.manifest())
-            con = self._open_catalog(self.manifest().commit)
+                write_catalog(self.home, self.manifest(), stamp=self.stamp())
+            con = self._open_catalog(commit=self.manifest().commit)
         except (StoreLocked, OSError, duckdb.Error):
             con = None
         if con is None:
@@ -129,9 +157,12 @@ class Store:
             build_catalog(con, self.home, self.manifest())
         return con
 
-    def _open_catalog(self, commit: int) -> duckdb.DuckDBPyConnection | None:
-        """The catalog file, if it describes this home at `commit` (or a later commit)."""
-        if not self.catalog_path.exists():
+    def _open_catalog(self, commit: int | None = None,
+                      stamp: tuple[int, int, int] | None = None
+                      ) -> duckdb.DuckDBPyConnection | None:
+        """The catalog file, if it describes this home at `commit` (or a later commit), or was
+        written for the manifest file of `stamp`."""
+        if not self.catalog_path.exists() or (commit is None and stamp is None):
             return None
         try:
             con = duckdb.connect(str(self.catalog_path), read_only=True)
@@ -140,8 +171,10 @@ class Store:
             return None
         try:
             meta = dict(con.execute("SELECT key, value FROM store_meta "
-                                    "WHERE key IN ('commit', 'home')").fetchall())
-            if meta.get("home") == str(self.home) and int(meta.get("commit", -1)) >= commit:
+                                    "WHERE key IN ('commit', 'home', 'manifest_file')").fetchall())
+            if meta.get("home") == str(self.home) and (
+                    (commit is not None and int(meta.get("commit", -1)) >= commit)
+                    or (stamp is not None and meta.get("manifest_file") == stamp_text(stamp))):
                 return con
         except duckdb.Error:
             pass

@@ -57,15 +57,22 @@ def load_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute((SQL_DIR / "functions.sql").read_text(encoding="utf-8"))
 
 
-def write_catalog(home: Path, manifest: Manifest) -> None:
-    """(Re)create the catalog file: written beside it, then renamed over it."""
+def stamp_text(stamp: tuple[int, int, int]) -> str:
+    return ":".join(str(x) for x in stamp)
+
+
+def write_catalog(home: Path, manifest: Manifest,
+                  stamp: tuple[int, int, int] | None = None) -> None:
+    """(Re)create the catalog file: written beside it, then renamed over it. `stamp`: the
+    manifest file's (`Store.stamp`), recorded so that a reader that finds the same file need
+    not parse it to know the catalog is current."""
     final = home / CATALOG
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         con = duckdb.connect(str(tmp))
         try:
             con.execute("BEGIN")  # one write-ahead-log commit, not one per statement
-            build_catalog(con, home, manifest)
+            build_catalog(con, home, manifest, stamp)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
@@ -76,7 +83,8 @@ def write_catalog(home: Path, manifest: Manifest) -> None:
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
 
 
-def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest) -> None:
+def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest,
+                  stamp: tuple[int, int, int] | None = None) -> None:
     """The SQL surface of `manifest` in `con`: views over its files, the vocabulary, the store's
     metadata, the public views and macros."""
     load_macros(con)
@@ -99,6 +107,8 @@ def build_catalog(con: duckdb.DuckDBPyConnection, home: Path, manifest: Manifest
     })
     meta = [("home", str(home)), ("commit", str(manifest.commit))] + [
         (k, str(v)) for k, v in sorted(manifest.meta.items())]
+    if stamp is not None:
+        meta.append(("manifest_file", stamp_text(stamp)))
     store_meta = pa.table({"key": [k for k, _ in meta], "value": [v for _, v in meta]})
     # Arrow, not executemany: a row-by-row insert costs a statement per row
     for name, rows in (("relations", relations), ("store_meta", store_meta)):

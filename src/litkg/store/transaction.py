@@ -386,7 +386,8 @@ class Transaction:
             rel = self._new_file(name, key)
             n = self._copy(select, rel)
             if n:
-                self.manifest.tables[name].setdefault(key, []).append(rel)
+                parts = self.manifest.tables[name]  # a new list: copies share the old one
+                parts[key] = [*parts.get(key, []), rel]
                 if _MONTH.match(_value(key)):  # merged past a limit, like any dated partition
                     self._months.setdefault(name, set()).add(_value(key)[:7])
             else:
@@ -423,10 +424,11 @@ class Transaction:
         atomic_write_text(home / MANIFEST, self.manifest.dumps())  # the commit
         self.written = []  # named by the manifest now: never removed by close()
         self.base = self.manifest.copy()
+        self.store.remember(self.base)
         faults.point("manifest-written")
         try:
             if catalog:
-                write_catalog(self.store.home, self.manifest)
+                write_catalog(self.store.home, self.manifest, stamp=self.store.stamp())
         except (OSError, duckdb.Error) as exc:
             log.info("commit %d is durable, its catalog was not written (%s): the next "
                      "reader rebuilds it", self.manifest.commit, exc)
