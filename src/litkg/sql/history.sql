@@ -5,11 +5,11 @@
 -- Parameters: $commit_no, $now.
 WITH keyed AS (
     -- a version's content as a 64-bit hash, matched together with (edge_id, valid_from): a
-    -- collision would need two contents of one version start (md5 of its JSON cost 9x more)
+    -- collision would need two contents of one version start (md5 of its JSON cost 9x more).
+    -- The endpoints and context are left out: they are the edge's key, hashed in edge_id.
     SELECT *, hash(edge_id, version, valid_from, valid_to, confidence, support,
-                   evidence_count, last_evidence_doc, last_evidence_day, status, contested_by,
-                   subject_id, subject, relation, object_id, object, context_id,
-                   context) AS vkey
+                   evidence_count, last_evidence_doc, last_evidence_day, status,
+                   contested_by) AS vkey
     FROM (SELECT *, true AS computed FROM _edge_versions
           UNION ALL BY NAME
           SELECT *, false AS computed FROM edges_history)
