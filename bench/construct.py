@@ -28,6 +28,7 @@ from litkg.construct import construct
 from litkg.pipeline import ASSERTION_ID
 from litkg.snapshots import write_snapshots
 from litkg.store import Store
+from litkg.store.transaction import PARQUET
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nightly  # noqa: E402 - bench/nightly.py, beside this file
@@ -271,8 +272,7 @@ def main() -> None:
         lat_fetch.append(time.perf_counter() - t)
     store_bytes = sum(p.stat().st_size for p in store.home.rglob("*") if p.is_file())
     own = home / "assertions.parquet"  # the assertions alone, as the store writes Parquet
-    con.execute(f"COPY (SELECT * FROM stored_assertions) TO '{own}' "
-                "(FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY (SELECT * FROM stored_assertions) TO '{own}' ({PARQUET})")
     own_bytes = own.stat().st_size
     sample = con.execute(
         f"SELECT day, doc_id, subject, relation, object, coalesce(context[1].text, ''), "
