@@ -74,7 +74,8 @@ screenshots: install browser
 
 # The merge semantics against the reference oracle, properties (a)-(d) and incremental ==
 # rebuild, 1,000 generated streams each (CI runs 50 for the oracle, 12-25 for (a)-(d), 15 for
-# incremental == rebuild). Long: about 1 h on 2 cores.
+# incremental == rebuild). Long: several hours on 2 cores (each property ran past 30 min on a
+# loaded core); no per-test time limit under this profile (tests/generators.py: time_limit).
 test-thorough: install
 	LITKG_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 \
 		$(XDIST) \

@@ -26,6 +26,13 @@ PROFILE = os.environ.get("LITKG_HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
 
 
+def time_limit(in_ci: int) -> int:
+    """A property's pytest-timeout (seconds): `in_ci` under the CI profile, none otherwise. A
+    test's timeout mark overrides `--timeout=0`, and 1,000 examples of a whole pipeline take
+    longer than any CI limit (`make test-thorough` stopped each at the 1,800 s mark)."""
+    return in_ci if PROFILE == "ci" else 0
+
+
 def examples(in_ci: int) -> int:
     """Examples for a costly property: `in_ci` under the CI profile, the profile's otherwise."""
     return in_ci if PROFILE == "ci" else settings.get_profile(PROFILE).max_examples

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from litkg.pipeline import days_between, process_days
 from litkg.rebuild import rebuild, verify
 from litkg.store import Store
-from tests.generators import DAYS, day, examples, streams
+from tests.generators import DAYS, day, examples, streams, time_limit
 from tests.scripted import ScriptedExtractor, abstract, claim, write_records
 from tests.storecompare import differences
 
@@ -57,7 +57,7 @@ def commit(store: Store, days, sources, vocabulary: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(time_limit(1800))
 @settings(max_examples=examples(15))
 @given(stream=streams(), data=st.data())
 def test_every_incremental_commit_equals_a_rebuild(tmp_path_factory, stream, data):

@@ -19,7 +19,7 @@ from hypothesis import given, note
 
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
-from tests.generators import DAYS, day, streams
+from tests.generators import DAYS, day, streams, time_limit
 from tests.oracle import Inputs, Oracle
 from tests.scripted import ScriptedExtractor, abstract, claim, write_records
 
@@ -53,7 +53,7 @@ def assert_rows_equal(got: list[tuple], want: list[tuple], what: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # many examples of a whole pipeline
+@pytest.mark.timeout(time_limit(1800))  # many examples of a whole pipeline
 @given(stream=streams())
 def test_the_constructor_agrees_with_the_oracle_on_every_table(tmp_path_factory, stream):
     store = build(tmp_path_factory.mktemp("oracle"), stream)

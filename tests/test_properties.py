@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from litkg.pipeline import days_between, process_days
 from litkg.store import Store
-from tests.generators import DAYS, examples, streams
+from tests.generators import DAYS, examples, streams, time_limit
 from tests.scripted import ScriptedExtractor, abstract, claim, write_docs, write_records
 from tests.storecompare import snapshot
 
@@ -61,7 +61,7 @@ def run(store: Store, src, days: list[date], force: bool = False) -> None:
 
 @settings(max_examples=examples(12))
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # many examples of a whole pipeline
+@pytest.mark.timeout(time_limit(1800))  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, order=st.permutations(list(range(1, DAYS + 1))))
 def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, dels, order):
     tmp = tmp_path_factory.mktemp("order")
@@ -76,7 +76,7 @@ def test_any_processing_order_gives_identical_tables(tmp_path_factory, docs, del
 
 @settings(max_examples=examples(12))
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # many examples of a whole pipeline
+@pytest.mark.timeout(time_limit(1800))  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions, again=st.integers(1, DAYS))
 def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
     tmp = tmp_path_factory.mktemp("rerun")
@@ -91,7 +91,7 @@ def test_rerunning_a_day_changes_nothing(tmp_path_factory, docs, dels, again):
 
 @settings(max_examples=examples(25))
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # many examples of a whole pipeline
+@pytest.mark.timeout(time_limit(1800))  # many examples of a whole pipeline
 @given(stream=streams(), cut=st.integers(1, DAYS))
 def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
     tmp_path_factory, stream, cut
@@ -116,7 +116,7 @@ def test_edges_as_of_a_day_equal_the_graph_built_from_documents_up_to_it(
 
 @settings(max_examples=examples(15))
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # many examples of a whole pipeline
+@pytest.mark.timeout(time_limit(1800))  # many examples of a whole pipeline
 @given(docs=documents, dels=deletions)
 def test_every_edge_version_is_recomputable_from_its_assertions(tmp_path_factory, docs, dels):
     tmp = tmp_path_factory.mktemp("trace")
