@@ -172,8 +172,8 @@ def test_the_scheduler_fires_the_nightly_and_a_worker_completes_it(tmp_path):
         assert state["type"] == "COMPLETED", stack.logs(first["id"])
         target = previous_day(due, "Europe/Berlin")
         assert target in _days(home) and _days(home)[target] == 1
-        assert any(f"nightly run for {target} (timezone Europe/Berlin)" in m
-                   for m in stack.logs(first["id"]))
+        assert stack.logged(first["id"], f"nightly run for {target} (timezone Europe/Berlin)"), \
+            stack.logs(first["id"])
 
         for change, (run_id, dst_home, at) in dst_runs.items():
             assert stack.wait(run_id, timeout=60)["type"] == "COMPLETED", stack.logs(run_id)

@@ -163,6 +163,16 @@ class Stack:
         body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
         return [r["message"] for r in self.http.post("/logs/filter", json=body).json()]
 
+    def logged(self, run_id: str, text: str, timeout: float = 30) -> bool:
+        """Whether a log line of the run contains `text`, waiting for it: a run's logs are
+        shipped to the server in batches, and the last batch may land after its final state."""
+        deadline = time.monotonic() + timeout
+        while not any(text in m for m in self.logs(run_id)):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+        return True
+
     def artifacts(self, run_id: str) -> dict[str, dict]:
         body = {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
         return {a["key"]: a for a in self.http.post("/artifacts/filter", json=body).json()}
@@ -277,5 +287,5 @@ def test_extraction_on_a_local_dask_cluster_gives_the_same_store(stack, referenc
     run = stack.run(BACKFILL, "start=2024-03-01", "end=2024-03-06", f"home={home}",
                     "docs_per_task=3", job_env='{"LITKG_TASK_RUNNER": "dask"}')
     assert stack.wait(run)["type"] == "COMPLETED", stack.logs(run)
-    assert any("extraction on DaskTaskRunner" in m for m in stack.logs(run)), stack.logs(run)
+    assert stack.logged(run, "extraction on DaskTaskRunner"), stack.logs(run)
     assert differences(Store(home), reference) == {}
