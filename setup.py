@@ -1,7 +1,7 @@
 """Package discovery for litkg's layout; all other metadata is in pyproject.toml.
 
 The repository keeps the design card's top-level folders (flows/ extractors/ schema/) and the
-sample corpus in data/sample/, yet installs one top-level name, `litkg` (docs/architecture.md,
+sample corpus in data/sample/, yet installs one top-level name, `litkg` (docs/store.md,
 "Packaging"). pyproject.toml cannot discover packages under such a `package-dir` mapping, so an
 explicit list would have to be kept by hand and forgets every new subpackage or data file. Here
 every folder under a root becomes a package and every file in it that is not Python source

@@ -61,7 +61,7 @@ CategoryOpt = Annotated[
     typer.Option("--category", help="Keep only these arXiv categories (repeat; 'cs' = cs.*)."),
 ]
 
-# Exit codes of `ingest`, `run` and `backfill` (docs/architecture.md, "Ingest"): 0 done
+# Exit codes of `ingest`, `run` and `backfill` (docs/ingest.md): 0 done
 # (quarantined records are reported, not an error, unless --strict); 1 error, nothing more
 # committed (bad option, store locked, extractor cannot start); 2 command-line usage (click);
 # 3 done, but an input file failed at file level (missing, unreadable, truncated, refused): what
