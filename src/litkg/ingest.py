@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -342,47 +343,47 @@ def _store_batch(tx: Transaction, batch: Batch) -> tuple[dict[date, int], int]:
 def _merge_documents(
     tx: Transaction, by_day: dict[date, list[dict[str, Any]]]
 ) -> dict[date, tuple[int, int]]:
-    """Merge documents by (doc_id, content_hash), one `published` partition at a time; of two
+    """Merge documents by (doc_id, content_hash) within their `published` partition; of two
     rows of one key the later revised, then the smaller source_file, then the earlier ingested
     is kept, so the stored row does not depend on the order files came in.
-    Returns, per day, (new versions, rows replaced by a later revised / other file's row)."""
+    Returns, per day, (new versions, rows replaced by a later revised / other file's row).
+
+    All days in one pass (a PubMed baseline file spans thousands of entrez days: merged a day
+    at a time, 4,000 days took 167 s, each day re-binding a view over every file)."""
+    if not by_day:
+        return {}
     table = schema.table("documents")
     rows = [r for day in sorted(by_day) for r in by_day[day]]
-    tx.con.register("_new_documents", pa.Table.from_pylist(rows, schema=table.arrow_schema()))
-    out: dict[date, tuple[int, int]] = {}
+    new_docs, old_docs, merged = (f"_{n}_{uuid.uuid4().hex[:8]}" for n in ("new", "old", "merged"))
+    tx.con.register(new_docs, pa.Table.from_pylist(rows, schema=table.arrow_schema()))
     try:
-        for day in sorted(by_day):
-            part = f"published={day.isoformat()}"
-            # the partition's current files (kept on disk until the commit): read them directly
-            old = tx.partition_select("documents", part)
-            literal = f"DATE '{day.isoformat()}'"
-            tx.replace_partition(
-                "documents", part,
-                f"""
-                SELECT * FROM (
-                    SELECT * FROM ({old})
-                    UNION ALL BY NAME
-                    SELECT * FROM _new_documents WHERE published = {literal}
-                )
-                QUALIFY row_number() OVER (
-                    PARTITION BY doc_id, content_hash
-                    ORDER BY revised DESC NULLS LAST, source_file, ingested_at) = 1
-                """,
+        # the touched partitions as stored now (before the write replaces them)
+        tx.sql(f"CREATE TEMP TABLE {old_docs} AS SELECT * FROM documents "
+               f"WHERE published IN (SELECT DISTINCT published FROM {new_docs})")
+        tx.sql(f"""
+            CREATE TEMP TABLE {merged} AS
+            SELECT * FROM (
+                SELECT * FROM {old_docs} UNION ALL BY NAME SELECT * FROM {new_docs}
             )
-            new = tx.partition_select("documents", part)
-            added, changed = tx.sql(
-                f"""
-                SELECT count(*) FILTER (o.doc_id IS NULL),
-                       count(*) FILTER (o.doc_id IS NOT NULL AND (
-                           o.revised IS DISTINCT FROM d.revised
-                           OR o.source_file IS DISTINCT FROM d.source_file))
-                FROM ({new}) d LEFT JOIN ({old}) o USING (doc_id, content_hash)
-                """
-            ).fetchone()
-            out[day] = (int(added), int(changed))
+            QUALIFY row_number() OVER (
+                PARTITION BY published, doc_id, content_hash
+                ORDER BY revised DESC NULLS LAST, source_file, ingested_at) = 1
+            """)
+        counts = tx.sql(f"""
+            SELECT d.published,
+                   count(*) FILTER (o.doc_id IS NULL),
+                   count(*) FILTER (o.doc_id IS NOT NULL AND (
+                       o.revised IS DISTINCT FROM d.revised
+                       OR o.source_file IS DISTINCT FROM d.source_file))
+            FROM {merged} d LEFT JOIN {old_docs} o USING (published, doc_id, content_hash)
+            GROUP BY d.published
+            """).fetchall()
+        tx.replace_partitions("documents", f"SELECT * FROM {merged}", "published")
     finally:
-        tx.con.unregister("_new_documents")
-    return out
+        tx.con.unregister(new_docs)
+        tx.sql(f"DROP TABLE IF EXISTS {old_docs}")
+        tx.sql(f"DROP TABLE IF EXISTS {merged}")
+    return {day: (int(added), int(changed)) for day, added, changed in sorted(counts)}
 
 
 def _count(tx: Transaction, table: str, column: str, day: date) -> int:

@@ -95,6 +95,7 @@ class Transaction:
         self.written: list[str] = []
         self._journal: Path | None = None
         self._months: dict[str, set[str]] = {}  # month-grouped tables: months written
+        self._dirty: dict[str, set[str]] = {}  # input days written, not yet in the meta
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
@@ -164,8 +165,14 @@ class Transaction:
         a few files per month."""
         table = schema.table(name)
         parts = self.manifest.tables[name]
+        # the keys grouped by month in one pass: a rebuild compacts every month, and a scan of
+        # all keys per month cost 18,000 keys x 600 months (~20 s of a 3M rebuild)
+        by_month: dict[str, list[str]] = {}
+        for k in sorted(parts):
+            if parts[k] and _value(k)[:7] in months:
+                by_month.setdefault(_value(k)[:7], []).append(k)
         for month in sorted(months):
-            keys = [k for k in sorted(parts) if _value(k)[:7] == month and parts[k]]
+            keys = by_month.get(month, [])
             # a month-grouped table merges its days; any other merges within one partition
             groups = [keys] if table.files == "month" else [[k] for k in keys]
             for group in groups:
@@ -186,16 +193,27 @@ class Transaction:
     # -- writing -----------------------------------------------------------------------------
     def _touch(self, name: str, partition: str) -> None:
         if name in CONSTRUCT_INPUTS and "=" in partition:
-            dirty = self.manifest.meta.setdefault("dirty", {})
-            days = set(dirty.get(name, []))
+            # a set per table, written back to the manifest's meta when read or committed: a
+            # sorted list rebuilt per day made a load of 18,000 days quadratic
+            days = self._dirty.get(name)
+            if days is None:
+                days = self._dirty[name] = set(self.manifest.meta.get("dirty", {}).get(name, []))
             days.add(partition.split("=", 1)[1])
-            dirty[name] = sorted(days)
+
+    def _sync_dirty(self) -> None:
+        if self._dirty:
+            dirty = self.manifest.meta.setdefault("dirty", {})
+            for name, days in self._dirty.items():
+                dirty[name] = sorted(days)
+            self._dirty = {}
 
     def dirty_days(self) -> dict[str, list[str]]:
         """Input days written since the last construction, by table (ISO dates)."""
+        self._sync_dirty()
         return {k: list(v) for k, v in self.manifest.meta.get("dirty", {}).items()}
 
     def clear_dirty(self) -> None:
+        self._dirty = {}
         self.manifest.meta.pop("dirty", None)
 
     def _log(self, rels: list[str]) -> None:
@@ -410,6 +428,7 @@ class Transaction:
         for name, months in sorted(self._months.items()):
             self._compact(name, months)
         self._months = {}
+        self._sync_dirty()
         faults.point("files-written")
         now = datetime.now(UTC)
         self.manifest.commit = self.base.commit + 1
