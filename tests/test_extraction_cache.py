@@ -1,5 +1,5 @@
-"""The extraction cache stays a few files however many days it has seen, and returns exactly
-what was put, also while other threads put, merge and look up at the same time."""
+"""The caches (extractions, LLM samples) stay a few files however many days they have seen,
+and return exactly what was put, also while other threads put, merge and look up at once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from litkg.extractors.base import extraction_schema
+from litkg.extractors.llm.cache import Sample, SampleStore, cache_key
 
-from litkg import extraction_cache
-from litkg.extraction_cache import ExtractionCache, _level
+from litkg.extraction_cache import ExtractionCache
+from litkg.store import tiers
 
 KEY = "scripted|v1"
 
@@ -36,7 +37,7 @@ def rows_of(table: pa.Table) -> set[tuple]:
 
 @pytest.fixture
 def small_fanout(monkeypatch):
-    monkeypatch.setattr(extraction_cache, "FANOUT", 3)
+    monkeypatch.setattr(tiers, "FANOUT", 3)
 
 
 def test_many_puts_leave_a_few_files_per_level_and_lookups_return_every_row(tmp_path,
@@ -50,7 +51,7 @@ def test_many_puts_leave_a_few_files_per_level_and_lookups_return_every_row(tmp_
         expected |= rows_of(table)
         all_hashes += hashes
     files = list(cache._dir(KEY).glob("*.parquet"))
-    levels = [_level(f) for f in files]
+    levels = [tiers.level(f) for f in files]
     assert all(levels.count(level) <= 3 for level in set(levels))
     assert len(files) < 40 and max(levels) >= 2  # merged, and merged again
     found, covered = cache.lookup(KEY, all_hashes)
@@ -108,3 +109,21 @@ def test_threads_putting_and_looking_up_at_once_lose_nothing(tmp_path, small_fan
     assert covered == set(every)
     assert rows_of(found) == set().union(*put.values())
     assert len(list(cache._dir(KEY).glob("*.parquet"))) < 6 * 15
+
+
+def test_the_llm_sample_store_merges_a_nights_writes_and_keeps_every_stream(tmp_path,
+                                                                           small_fanout):
+    store = SampleStore(tmp_path)
+
+    def row(key: str, idx: int) -> dict:
+        return {"key": key, "idx": idx, "text": f"{key}:{idx}", "finish_reason": "stop",
+                "request": "r", "prompt_tokens": 0, "completion_tokens": 0, "model": "m"}
+
+    keys = [cache_key(doc=i) for i in range(30)]
+    for i, key in enumerate(keys):  # a backfill: one write per day
+        store.put([row(key, n) for n in range(1 + i % 3)])
+    assert len(store.files()) < 30
+    assert len(store) == sum(1 + i % 3 for i in range(30))
+    got = store.get_many(keys)
+    assert got == {k: [Sample(f"{k}:{n}", "stop") for n in range(1 + i % 3)]
+                   for i, k in enumerate(keys)}

@@ -4,8 +4,10 @@ A document's samples form a stream (index 0, 1, ...) under one key: sha256 of it
 served model, the prompt/schema fingerprint and the pinned generation fields. The confidence
 policy is not in the key: any policy replays a prefix of the stream and asks the server only for
 samples beyond it. Each `put` writes one Parquet file into a month folder
-(`<dir>/samples/month=YYYY-MM/<uuid>.parquet`, atomically renamed), so a night adds a handful of
-files, not one per abstract; `compact()` merges a month's files.
+(`<dir>/samples/month=YYYY-MM/L0-<uuid>.parquet`, atomically renamed), so a night adds a handful
+of files, not one per abstract; a month's files are merged in tiers (`litkg.store.tiers`), so a
+backfill's thousands of writes leave a few dozen files to read; `compact()` merges a month's
+files into one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from litkg.store import tiers
 
 SAMPLE_SCHEMA = pa.schema(
     [
@@ -65,13 +69,22 @@ class SampleStore:
     def get_many(self, keys: Iterable[str]) -> dict[str, list[Sample]]:
         """Each key's stream, in index order, contiguous from 0 (a gap ends it)."""
         wanted = sorted(set(keys))
-        files = self.files()
-        if not files or not wanted:
+        if not self.files() or not wanted:
             return {}
+        rows = tiers.read(self.files, lambda files: self._read(files, wanted))
+        out: dict[str, list[Sample]] = {}
+        for key, idx, text, reason in rows:
+            stream = out.setdefault(key, [])
+            if idx == len(stream):
+                stream.append(Sample(text, reason))
+        return out
+
+    @staticmethod
+    def _read(files: list[str], wanted: list[str]) -> list[tuple]:
         con = duckdb.connect()
         try:
             con.register("wanted", pa.table({"k": pa.array(wanted, pa.string())}))
-            rows = con.execute(
+            return con.execute(
                 """
                 SELECT key, idx, text, finish_reason FROM read_parquet(?, filename = true)
                 WHERE key IN (SELECT k FROM wanted)
@@ -82,12 +95,6 @@ class SampleStore:
             ).fetchall()
         finally:
             con.close()
-        out: dict[str, list[Sample]] = {}
-        for key, idx, text, reason in rows:
-            stream = out.setdefault(key, [])
-            if idx == len(stream):
-                stream.append(Sample(text, reason))
-        return out
 
     def put(self, rows: list[dict[str, Any]]) -> None:
         """Append sample rows (columns of SAMPLE_SCHEMA but written_at) in one file."""
@@ -100,7 +107,8 @@ class SampleStore:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{uuid.uuid4().hex}.tmp"
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, folder / f"{uuid.uuid4().hex}.parquet")
+        os.replace(tmp, tiers.new_file(folder))
+        tiers.merge(folder)
 
     def compact(self, month: str) -> int:
         """Merge a month's files into one (run when no writer is active); rows kept."""
