@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from litkg.pipeline import days_between, process_days
+from litkg.pipeline import days_between, ingest_only, process_days
 from litkg.rebuild import rebuild, verify
 from litkg.store import Store
 from tests.generators import DAYS, day, examples, streams, time_limit
@@ -101,6 +101,46 @@ def test_a_nightly_day_is_incremental_and_equals_the_rebuild(tmp_path):
     checks = verify(store)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert {c.table for c in checks} >= {"edges", "links", "mentions", "entities", "aliases"}
+
+
+def test_a_late_record_that_only_links_two_papers_is_constructed_at_once(tmp_path):
+    """Found by `make test-thorough` (example 444 of 1,000): a record re-sent with the same
+    text but new cross-references adds no document version, yet merges two papers from its
+    day on. The commit that ingests it must construct that day, incrementally, as a rebuild
+    would (before: no construction at all, doc_runs and snapshots stale)."""
+    text = abstract(claim("A", "outperforms", "B", "", 0.3))
+    main = write_records(tmp_path / "main.jsonl", [
+        {"doc_id": "arxiv:2401.00001", "title": "t", "published": day(1), "abstract": text},
+        {"doc_id": "pmid:102", "title": "t", "published": day(3), "abstract": text,
+         "revised": day(3)},
+    ])
+    # pmid:102 again, same text, an older revision (the stored row stays), but now linked
+    late = write_records(tmp_path / "late.jsonl", [
+        {"doc_id": "pmid:102", "title": "t", "published": day(3), "abstract": text,
+         "revised": day(2), "other_ids": ["arxiv:2401.00001"]},
+    ])
+    store = Store(tmp_path / "store")
+    with incremental_only():
+        commit(store, [day(1)], [main], "ml")
+        commit(store, [day(2), day(3)], [main], "ml")  # every day committed
+        con = store.connect()
+        before = con.execute("SELECT count(*) FROM doc_runs").fetchone()[0]
+        con.close()
+        assert commit(store, days_between(day(1), day(3)), [main, late], "ml") == "incremental"
+    con = store.connect()
+    # one paper now: its later copy stops counting from day 3 (the same text counts once)
+    assert con.execute("SELECT count(*) FROM doc_runs").fetchone()[0] < before
+    con.close()
+    assert differences(store, rebuilt_copy(store, tmp_path / "rebuilt")) == {}
+
+    # the same through `litkg ingest`, then a backfill without sources: the day is pending
+    other = Store(tmp_path / "other")
+    with incremental_only():
+        commit(other, [day(1)], [main], "ml")
+        commit(other, [day(2), day(3)], [main], "ml")
+        ingest_only(other, [late])
+        assert commit(other, days_between(day(1), day(3)), [], "ml") == "incremental"
+    assert differences(other, store) == {}
 
 
 def test_a_store_from_an_older_constructor_is_pending_then_rebuilt_at_its_next_commit(tmp_path):

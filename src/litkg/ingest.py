@@ -39,6 +39,7 @@ from litkg.sources import (
     iter_file,
 )
 from litkg.store import WHOLE, Transaction
+from litkg.store.arrow import registered_values
 
 _HASH_CHUNK = 1 << 20
 _EPOCH = datetime(1970, 1, 1)
@@ -222,15 +223,17 @@ def _items(scans: list[FileScan], options: SourceOptions) -> Iterator[SourceItem
 
 
 # -- paper ids across sources ------------------------------------------------------------------
-def update_document_ids(tx: Transaction, aliases: list[dict[str, Any]]) -> bool:
+def update_document_ids(tx: Transaction, aliases: list[dict[str, Any]]) -> set[date]:
     """Merge new (doc_id, alias_id) pairs and recompute every document's paper (canonical id).
 
     Set-based label propagation over the bipartite graph documents <-> aliases: each round
     gives every node the smallest label of its neighbours, until nothing changes (rounds = the
-    longest chain of shared aliases, 1-2 in practice). Returns False when nothing was new.
+    longest chain of shared aliases, 1-2 in practice). Returns the first days of the pairs
+    that are new or seen earlier than before: paper matching may change from those days on
+    (empty when nothing was new).
     """
     if not aliases:
-        return False
+        return set()
     own = {a["doc_id"]: normalise_id(a["doc_id"]) for a in aliases}
     rows = [{**a, "own_id": own[a["doc_id"]] == a["alias_id"]} for a in aliases]
     new = pa.Table.from_pylist(rows, schema=pa.schema([
@@ -249,12 +252,12 @@ def update_document_ids(tx: Transaction, aliases: list[dict[str, Any]]) -> bool:
             GROUP BY doc_id, alias_id
             """
         )
-        changed = tx.sql(
-            "SELECT count(*) FROM (SELECT doc_id, alias_id, first_seen FROM _pairs "
+        changed = {r[0] for r in tx.sql(
+            "SELECT DISTINCT first_seen FROM (SELECT doc_id, alias_id, first_seen FROM _pairs "
             "EXCEPT SELECT doc_id, alias_id, first_seen FROM document_ids)"
-        ).fetchone()[0]
+        ).fetchall()}
         if not changed:
-            return False
+            return set()
         tx.sql(
             """
             CREATE OR REPLACE TEMP TABLE _ambiguous AS
@@ -308,7 +311,7 @@ def update_document_ids(tx: Transaction, aliases: list[dict[str, Any]]) -> bool:
             tx.sql(f"DROP TABLE IF EXISTS {name}")
     finally:
         tx.con.unregister("_new_pairs")
-    return True
+    return changed
 
 
 # -- putting it together -----------------------------------------------------------------------
@@ -331,7 +334,11 @@ def _store_batch(tx: Transaction, batch: Batch) -> tuple[dict[date, int], int]:
         tx.merge_partition("deletions", part, pa.Table.from_pylist(rows, schema=del_schema))
         if _count(tx, "deletions", "deleted_on", day) > before:
             new[day] = new.get(day, 0) + 1
-    update_document_ids(tx, batch.aliases)
+    # a record re-sent with the same text but new cross-references adds no version, yet
+    # merges papers from its day on: that day is redone and constructed again
+    for day in update_document_ids(tx, batch.aliases):
+        tx.mark_dirty("documents", day)
+        new[day] = new.get(day, 0) + 1
     if batch.quarantine:
         q_schema = schema.table("quarantine").arrow_schema()
         tx.merge_partition(
@@ -378,7 +385,13 @@ def _merge_documents(
             FROM {merged} d LEFT JOIN {old_docs} o USING (published, doc_id, content_hash)
             GROUP BY d.published
             """).fetchall()
-        tx.replace_partitions("documents", f"SELECT * FROM {merged}", "published")
+        # only the days whose stored rows change are written (and marked for construction):
+        # re-reading a file must not redo the days it holds unchanged
+        changed_days = [day for day, added, changed in counts if added or changed]
+        if changed_days:
+            with registered_values(tx.con, changed_days, pa.date32()) as days:
+                tx.replace_partitions(
+                    "documents", f"SELECT * FROM {merged} WHERE published IN {days}", "published")
     finally:
         tx.con.unregister(new_docs)
         tx.sql(f"DROP TABLE IF EXISTS {old_docs}")
@@ -422,7 +435,10 @@ def ingest_files(
 
 def pending_days(tx: Transaction, first: date, last: date) -> set[date]:
     """Committed days in [first, last] whose documents or deletions were stored after the day's
-    snapshot (e.g. by `litkg ingest`): they need extracting again."""
+    snapshot (e.g. by `litkg ingest`), or whose input changed since the last construction (a
+    new cross-reference: no document row changes): they need extracting again."""
+    dirty = {date.fromisoformat(d) for name in ("documents", "deletions")
+             for d in tx.dirty_days().get(name, [])}
     rows = tx.sql(
         """
         WITH t AS (
@@ -438,7 +454,7 @@ def pending_days(tx: Transaction, first: date, last: date) -> set[date]:
         """,
         [first, last, first, last],
     ).fetchall()
-    return {r[0] for r in rows}
+    return {r[0] for r in rows} | {d for d in dirty if first <= d <= last}
 
 
 def describe_report(report: IngestReport) -> str:

@@ -8,7 +8,7 @@ import os
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,6 +199,11 @@ class Transaction:
             if days is None:
                 days = self._dirty[name] = set(self.manifest.meta.get("dirty", {}).get(name, []))
             days.add(partition.split("=", 1)[1])
+
+    def mark_dirty(self, name: str, day: date) -> None:
+        """An input day whose derived rows may change though none of its rows did (a new
+        cross-reference merges papers from its day on): constructed at the next commit."""
+        self._touch(name, f"{schema.table(name).partition}={day.isoformat()}")
 
     def _sync_dirty(self) -> None:
         if self._dirty:
