@@ -39,6 +39,7 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
+from litkg.batches import combine
 from litkg.pipeline import RunSummary, commit_run, days_between, prepare
 from litkg.store import Store, StoreLocked
 
@@ -101,35 +102,6 @@ def run_days(
                 _span(days), summary.documents, summary.cached_documents, summary.assertions,
                 summary.changes, summary.wall_s)
     return summary
-
-
-def combine(summaries: list[RunSummary], run_id: str) -> RunSummary:
-    """One report for a run made of several commits (a backfill's chunks)."""
-    total = RunSummary(run_id=run_id)
-    for s in summaries:
-        total.days += s.days
-        total.skipped_days += s.skipped_days
-        total.documents += s.documents
-        total.assertions += s.assertions
-        total.quarantined = max(total.quarantined, s.quarantined)
-        total.extraction_failures += s.extraction_failures
-        total.rejected_assertions += s.rejected_assertions
-        total.cached_documents += s.cached_documents
-        for k, v in s.changes.items():
-            total.changes[k] = total.changes.get(k, 0) + v
-        if hasattr(s, "files"):  # input files read / skipped, and failed (ingest manifest)
-            for k, v in s.files.items():
-                total.files[k] = total.files.get(k, 0) + v
-            total.failed_files.update(s.failed_files)
-        total.same_day_revisions += getattr(s, "same_day_revisions", [])
-        total.retried_days += getattr(s, "retried_days", [])
-        total.deferred_documents += getattr(s, "deferred_documents", 0)
-        for k, v in s.stage_seconds.items():
-            total.add_time(k, v)
-        total.top_reinforced = s.top_reinforced or total.top_reinforced
-        total.newly_contested += s.newly_contested
-        total.wall_s += s.wall_s
-    return total
 
 
 def publish(summary: RunSummary, key: str) -> dict:

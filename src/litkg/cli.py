@@ -149,9 +149,9 @@ def _exit_code(failed_files: dict[str, str], problems: int, strict: bool) -> int
 
 def _process(  # noqa: ANN001
     home, days, source, extractor, vocabulary, force, summary_format, strict=False,
-    source_options=None,
+    source_options=None, chunk_days=0,
 ):
-    from litkg.pipeline import process_days
+    from litkg.batches import process_range
 
     store = _store(home)
     ex = _extractor(extractor, vocabulary, home)
@@ -170,9 +170,10 @@ def _process(  # noqa: ANN001
             progress.update(task, advance=1, description=f"{day} {state}")
 
         try:
-            summary = process_days(
+            summary = process_range(
                 store, days, sources=source or [], extractor=ex, vocabulary=vocabulary,
                 force=force, on_day=on_day, source_options=source_options,
+                chunk_days=chunk_days,
             )
         except ExtractorUnavailable as exc:
             _fail(f"{exc}; days not finished were not committed: rerun later",
@@ -243,6 +244,10 @@ def backfill(
     pubmed_date: PubmedDateOpt = "entrez",
     arxiv_date: ArxivDateOpt = "v1",
     category: CategoryOpt = None,
+    chunk_days: Annotated[
+        int, typer.Option(help="Commit every N days (0: the whole range in one commit, held "
+                          "in memory until then).")
+    ] = 31,
 ) -> None:
     """Process every day from --start to --end, both included; committed days are skipped
     unless --force or they got new documents. Exit codes: 0 ok, 1 error, 3 an input file
@@ -254,7 +259,7 @@ def backfill(
         _fail(f"--end {e} is before --start {s}")
     options = _source_options(pubmed_date, arxiv_date, category)
     _process(home, days_between(s, e), source, extractor, vocabulary, force, summary_format,
-             strict, options)
+             strict, options, chunk_days)
 
 
 @app.command("retry-failed")

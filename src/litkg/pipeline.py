@@ -731,6 +731,7 @@ def process_days(
     on_day: Callable[[date, str], None] | None = None,
     lock_timeout: float = 0,
     source_options: SourceOptions | None = None,
+    retry_failed: bool = True,
 ) -> RunSummary:
     """Ingest, extract, construct and snapshot `days`: what `litkg run`/`backfill` do.
 
@@ -739,7 +740,7 @@ def process_days(
     """
     t_run = time.perf_counter()
     plan = prepare(store, days, sources=sources, force=force, lock_timeout=lock_timeout,
-                   source_options=source_options)
+                   source_options=source_options, retry_failed=retry_failed)
     cache = ExtractionCache(store.cache_dir / "extract")
     extractions = []
     for day in plan.skipped:
