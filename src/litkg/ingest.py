@@ -317,7 +317,7 @@ def update_document_ids(tx: Transaction, aliases: list[dict[str, Any]]) -> set[d
 # -- putting it together -----------------------------------------------------------------------
 def store_batch(tx: Transaction, batch: Batch) -> dict[date, int]:
     """Merge a batch into the store; returns, per day, how many new document versions came in
-    (a new deletion counts as one)."""
+    (a new deletion, or new cross-references from that day on, counts as one)."""
     return _store_batch(tx, batch)[0]
 
 

@@ -95,7 +95,7 @@ class Transaction:
         self.written: list[str] = []
         self._journal: Path | None = None
         self._months: dict[str, set[str]] = {}  # month-grouped tables: months written
-        self._dirty: dict[str, set[str]] = {}  # input days written, not yet in the meta
+        self._dirty: dict[str, set[str]] = {}  # input days written (the meta's, as sets)
 
     # -- reading -----------------------------------------------------------------------------
     def _refresh_view(self, name: str) -> None:
@@ -210,7 +210,6 @@ class Transaction:
             dirty = self.manifest.meta.setdefault("dirty", {})
             for name, days in self._dirty.items():
                 dirty[name] = sorted(days)
-            self._dirty = {}
 
     def dirty_days(self) -> dict[str, list[str]]:
         """Input days written since the last construction, by table (ISO dates)."""
