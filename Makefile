@@ -106,7 +106,7 @@ test-live: install $(LLAMA)/.stamp
 	LITKG_LLAMA_PYTHON=$(CURDIR)/$(LLAMA)/bin/python $(BIN)/python -m pytest -q -m live tests/test_llm_live.py
 
 $(MODELS)/student-ml/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/scierc/train.json $(SHARED)/scierc/dev.json
-	$(TRAIN_ENV) $(BIN)/litkg train scierc $(SHARED)/scierc/train.json --dev $(SHARED)/scierc/dev.json --seed 13 --vectors 64 --dependencies --output $(MODELS)/student-ml
+	$(TRAIN_ENV) $(BIN)/litkg train scierc $(SHARED)/scierc/train.json --dev $(SHARED)/scierc/dev.json --seed 13 --vectors 64 --dependencies --context-layers 3 --output $(MODELS)/student-ml
 
 $(MODELS)/student-biomed/meta.json: $(STAMP) $(STUDENT_SRC) $(SHARED)/biored/Train.PubTator $(SHARED)/biored/Dev.PubTator
 	$(TRAIN_ENV) $(BIN)/litkg train biored $(SHARED)/biored/Train.PubTator --dev $(SHARED)/biored/Dev.PubTator --seed 13 --epochs 15 --output $(MODELS)/student-biomed

@@ -170,6 +170,29 @@ def test_dependency_features_retrain_the_relation_step_and_parse_at_extraction(t
     assert bad.exit_code == 1 and "ner+np" in bad.output
 
 
+def test_contextual_vectors_retrain_the_relation_step_and_travel_with_the_model(tiny_model,
+                                                                              tmp_path):
+    """`--context-layers 2`: the first two blocks of all-MiniLM-L6-v2 give each pair its
+    contextual columns (4 x 384), fitted on the training words and saved with the model
+    (`context.npz`, float16): the loaded model encodes at extraction without the package, and
+    the pipeline reproduces the figures recorded at training time."""
+    out = tmp_path / "with-context"
+    result = runner.invoke(app, ["train", "scierc", str(SCIERC), "--dev", str(SCIERC),
+                                 "--limit", str(TINY), "--context-layers", "2", "--ner-from",
+                                 str(tiny_model), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["hyperparameters"]["context_layers"] == 2
+    model = StudentModel.load(out)
+    assert model.context is not None and model.context.layers == 2
+    assert model.relations.dense == 4 * 384
+    assert (out / "context.npz").stat().st_size < 40_000_000
+    assert_eval_reproduces_training(out, meta)
+    bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2",
+                              "--context-layers", "7", "--output", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "context layers 7" in bad.output
+
+
 class GoldTeacher:
     """A teacher that asserts exactly the gold relations of a corpus (confidence 0.9)."""
 

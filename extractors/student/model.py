@@ -4,8 +4,9 @@ A model directory holds `meta.json` (level, labels, vocabulary, threshold, calib
 data fingerprint, dev metrics, candidate source), `ner/` (a spaCy pipeline: tokenizer,
 sentencizer, ner), `relations.npz` + `features.json` (the classifier's weights and feature
 names) and, when noun phrases are candidates too (`candidates: ner+np`), `span_types.json`
-(the type lexicon of `spans`) and, with static vectors, `vectors.npz` (see `vectors`; the
-NER's pipeline then holds a `student_vectors` component). Inference needs spaCy (and the
+(the type lexicon of `spans`), with static vectors `vectors.npz` (see `vectors`; the
+NER's pipeline then holds a `student_vectors` component) and with contextual vectors
+`context.npz` (see `context`). Inference needs spaCy (and the
 installed small English pipeline for its tagger when noun phrases are candidates) and
 numpy/scipy only; nothing is downloaded.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from litkg.extractors.student.context import FILE as CONTEXT
+from litkg.extractors.student.context import ContextEncoder
 from litkg.extractors.student.features import (
     NONE,
     Candidate,
@@ -68,6 +71,18 @@ class Prediction:
     #: calibrated confidence
     confidence: float
     evidence: tuple[int, int]
+
+
+def dense_features(vectors: WordVectors | None, context: ContextEncoder | None,
+                   words: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray | None:
+    """The relation classifier's dense columns of candidate pairs over a doc's lower-cased
+    words: the static vectors' (see `vectors`), then the contextual ones (see `context`)."""
+    blocks = []
+    if vectors is not None:
+        blocks.append(pair_features(vectors, words, cands))
+    if context is not None:
+        blocks.append(context.pair_features(words, cands))
+    return np.hstack(blocks) if blocks else None
 
 
 class LinearModel:
@@ -203,13 +218,15 @@ class StudentModel:
 
     def __init__(self, nlp: Any, relations: LinearModel, meta: dict[str, Any],
                  lexicon: TypeLexicon | None = None, tagger: Any = None,
-                 vectors: WordVectors | None = None) -> None:
+                 vectors: WordVectors | None = None, context: ContextEncoder | None = None
+                 ) -> None:
         self.nlp = nlp
         self.relations = relations
         self.meta = meta
         self.lexicon = lexicon
         self._tagger = tagger
         self.vectors = vectors
+        self.context = context
 
     @property
     def level(self) -> str:
@@ -250,10 +267,11 @@ class StudentModel:
 
         relations = LinearModel.load(folder)
         vectors = WordVectors.load(folder) if (folder / VECTORS).exists() else None
+        context = ContextEncoder.load(folder) if (folder / CONTEXT).exists() else None
         nlp = spacy.load(folder / "ner")  # the `student_vectors` factory is registered
         if vectors is not None:
             ner_vectors.attach(nlp, vectors)
-        return cls(nlp, relations, meta, lexicon, vectors=vectors)
+        return cls(nlp, relations, meta, lexicon, vectors=vectors, context=context)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -262,6 +280,8 @@ class StudentModel:
         self.relations.save(folder)
         if self.vectors is not None:
             self.vectors.save(folder)
+        if self.context is not None:
+            self.context.save(folder)
         if self.lexicon is not None:
             (folder / SPAN_TYPES).write_text(json.dumps(self.lexicon.to_json()), encoding="utf-8")
         (folder / META).write_text(json.dumps(self.meta, indent=1, sort_keys=True),
@@ -285,7 +305,7 @@ class StudentModel:
                 src += ["np"] * len(extra)
             occs, bounds = occurrences(doc, spans, src)
             cands = candidates(doc, occs, bounds, self.level)
-            dense = (pair_features(self.vectors, [t.lower_ for t in doc], cands)
+            dense = (dense_features(self.vectors, self.context, [t.lower_ for t in doc], cands)
                      if self.relations.dense else None)
             yield doc, cands, self.relations.proba([c.features for c in cands], dense)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from litkg.extractors.student import devscore
+from litkg.extractors.student.context import ContextEncoder
 from litkg.extractors.student.data import TrainDoc, fingerprint
 from litkg.extractors.student.features import NONE, Candidate
 from litkg.extractors.student.model import (
@@ -33,11 +34,12 @@ from litkg.extractors.student.model import (
     LinearModel,
     StudentModel,
     candidates,
+    dense_features,
     noun_phrase_spans,
     occurrences,
 )
 from litkg.extractors.student.spans import SOURCES, TypeLexicon, copy_tags, load_tagger
-from litkg.extractors.student.vectors import WordVectors, pair_features
+from litkg.extractors.student.vectors import WordVectors
 
 from litkg.eval.scoring import SpanMatcher
 
@@ -173,11 +175,11 @@ def _noun_phrase_mentions(d: TrainDoc, tagged: Any, lexicon: TypeLexicon
 
 def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
                      lexicon: TypeLexicon | None = None, np_weight: float = 1.0,
-                     vectors: WordVectors | None = None
+                     vectors: WordVectors | None = None, context: ContextEncoder | None = None
                      ) -> tuple[list[tuple[Candidate, str, float]], np.ndarray | None]:
     """Candidates over a document's gold mentions (and its noun phrases when `tagged` and
     `lexicon` are given), each with its class and sample weight (times `np_weight` for a pair
-    with a noun phrase); with `vectors`, their dense features too."""
+    with a noun phrase); with `vectors` or `context`, their dense features too."""
     doc = nlp.get_pipe("sentencizer")(nlp.make_doc(d.text))
     spans = [(m.start, m.end, m.type, SEP.join(m.groups)) for m in d.mentions]
     src = ["ner"] * len(spans)
@@ -207,24 +209,28 @@ def _gold_candidates(nlp: Any, d: TrainDoc, level: str, tagged: Any = None,
     if np_weight != 1.0:
         out = [(c, y, w * (np_weight if "np" in (c.a.src, c.b.src) else 1.0))
                for c, y, w in out]
-    dense = (pair_features(vectors, [t.lower_ for t in doc], [c for c, _, _ in out])
-             if vectors is not None else None)
+    dense = dense_features(vectors, context, [t.lower_ for t in doc], [c for c, _, _ in out])
     return out, dense
 
 
 def train_relations(nlp: Any, docs: Sequence[TrainDoc], *, level: str, c: float, seed: int,
                     min_count: int = 2, lexicon: TypeLexicon | None = None,
                     tagger: Any = None, np_weight: float = NP_WEIGHT,
-                    vectors: WordVectors | None = None) -> LinearModel:
+                    vectors: WordVectors | None = None, context: ContextEncoder | None = None
+                    ) -> LinearModel:
     """The relation classifier; with a `lexicon` and a `tagger`, over noun phrases too (pairs
-    with a noun phrase weigh `np_weight`); with `vectors`, dense pair features too."""
+    with a noun phrase weigh `np_weight`); with `vectors` (static) or `context` (contextual,
+    fitted here on the training documents' words), dense pair features too."""
     from sklearn.linear_model import LogisticRegression
+
+    if context is not None:
+        context.fit([t.lower_ for t in nlp.make_doc(d.text)] for d in docs)
 
     tagged = (tagger.pipe(d.text for d in docs) if tagger is not None and lexicon is not None
               else (None for _ in docs))
     rows, blocks = [], []
     for d, t in zip(docs, tagged, strict=False):
-        r, dense = _gold_candidates(nlp, d, level, t, lexicon, np_weight, vectors)
+        r, dense = _gold_candidates(nlp, d, level, t, lexicon, np_weight, vectors, context)
         rows.extend(r)
         if dense is not None:
             blocks.append(dense)
@@ -292,7 +298,8 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
           patience: int = 4, c: float | None = None, pretrained_ner: bool = False,
           candidates: str = "ner", vector_dims: int = 0,
           vectors_in: Sequence[str] = ("ner", "relations"), ner: Any = None,
-          dependencies: bool = False, log: Callable[[str], None] = print) -> StudentModel:
+          dependencies: bool = False, context_layers: int = 0,
+          log: Callable[[str], None] = print) -> StudentModel:
     """Train a student end to end (see the module docstring); the caller saves it.
 
     `vector_dims`: static word vectors of that many dimensions (see `vectors`; 0: none) in
@@ -300,7 +307,8 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
     `ner`: a trained NER pipeline to reuse (another model's, e.g. to retrain only the relation
     step); its dev entity F1 is then not known. `c`: the relation classifier's inverse L2
     penalty, by default `C_SPARSE`, with dense vector features `C_DENSE`, with dependency
-    features `C_DEPENDENCIES`. `dependencies`:
+    features `C_DEPENDENCIES`. `context_layers`: contextual vectors from that many blocks of
+    all-MiniLM-L6-v2 as dense relation features (see `context`; 0: none). `dependencies`:
     the candidate pipeline parses too, and pairs get dependency-path features (noun-phrase
     candidates only: the same small English pipeline)."""
     import spacy
@@ -321,6 +329,7 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
                          "(--candidates ner+np)")
     t0 = time.perf_counter()
     vectors = WordVectors.from_package(vector_dims) if vector_dims else None
+    context = ContextEncoder.from_package(context_layers) if context_layers else None
     if ner is None:
         nlp, ner_f = train_ner(train_docs, dev_docs, epochs=ner_epochs, patience=patience,
                                seed=seed, log=log, pretrained=pretrained_ner,
@@ -343,7 +352,8 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
         tagger = load_tagger(parse=dependencies)
     relations = train_relations(nlp, train_docs, level=level, c=c, seed=seed, lexicon=lexicon,
                                 tagger=tagger,
-                                vectors=vectors if "relations" in vectors_in else None)
+                                vectors=vectors if "relations" in vectors_in else None,
+                                context=context)
     t2 = time.perf_counter()
     log(f"relations: {len(relations.features)} features, {len(relations.classes)} classes, "
         f"{t2 - t1:.1f} s")
@@ -359,12 +369,13 @@ def train(train_docs: Sequence[TrainDoc], dev_docs: Sequence[TrainDoc], *, level
                             "np_weight": NP_WEIGHT if candidates == "ner+np" else None,
                             "vector_dims": vector_dims,
                             "vectors_in": list(vectors_in),
-                            "ner_reused": ner is not None, "dependencies": dependencies},
+                            "ner_reused": ner is not None, "dependencies": dependencies,
+                            "context_layers": context_layers},
         "train": {"documents": len(train_docs), "fingerprint": fingerprint(list(train_docs))},
         "dev": {"documents": len(dev_docs), "fingerprint": fingerprint(list(dev_docs))},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    model = StudentModel(nlp, relations, meta, lexicon, tagger, vectors)
+    model = StudentModel(nlp, relations, meta, lexicon, tagger, vectors, context)
     metrics = tune(model, dev_docs, log) if dev_docs else {}
     t3 = time.perf_counter()
     meta["metrics"] = {"dev": {**metrics, "ner_f1": ner_f}}

