@@ -191,6 +191,20 @@ def test_contextual_vectors_retrain_the_relation_step_and_travel_with_the_model(
     bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2",
                               "--context-layers", "7", "--output", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "context layers 7" in bad.output
+    # a backfill names the model directory (here not the default location)
+    src = tmp_path / "scierc.jsonl"
+    assert runner.invoke(app, ["convert", "scierc", str(SCIERC), str(src), "--limit",
+                               "4"]).exit_code == 0
+    home = tmp_path / "store"
+    built = runner.invoke(app, ["backfill", "--start", "1980-01-01", "--end", "2016-12-31",
+                                "--source", str(src), "--extractor", "student", "--model",
+                                str(out), "--home", str(home), "--summary-format", "json"])
+    assert built.exit_code == 0, built.output
+    con = duckdb.connect(str(Store(home).catalog_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM edges").fetchone()[0] > 0
+    rules = runner.invoke(app, ["run", "--date", "2016-01-01", "--extractor", "spacy",
+                                "--model", str(out), "--home", str(home)])
+    assert rules.exit_code == 1 and "--model applies to the student" in rules.output
 
 
 class GoldTeacher:

@@ -40,6 +40,12 @@ ExtractorOpt = Annotated[
     typer.Option("--extractor", "-x",
                  help="Extractor: spacy (default), llm, student or student+rules."),
 ]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="Student model directory (default: "
+                 "$LITKG_MODELS/student-<vocabulary>, $LITKG_MODELS = data/models; "
+                 "e.g. data/models/student-ml-fast)."),
+]
 VocabOpt = Annotated[
     str, typer.Option("--vocabulary", help="Vocabulary: ml, biomed or a YAML path.")
 ]
@@ -149,12 +155,12 @@ def _exit_code(failed_files: dict[str, str], problems: int, strict: bool) -> int
 
 def _process(  # noqa: ANN001
     home, days, source, extractor, vocabulary, force, summary_format, strict=False,
-    source_options=None, chunk_days=0,
+    source_options=None, chunk_days=0, model=None,
 ):
     from litkg.batches import process_range
 
     store = _store(home)
-    ex = _extractor(extractor, vocabulary, home)
+    ex = _extractor(extractor, vocabulary, home, model)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -216,6 +222,7 @@ def run(
     pubmed_date: PubmedDateOpt = "entrez",
     arxiv_date: ArxivDateOpt = "v1",
     category: CategoryOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Process one nightly batch: ingest, extract, construct, snapshot.
 
@@ -225,7 +232,8 @@ def run(
     """
     d = _parse_day(day, "--date") if day else date.today() - timedelta(days=1)
     options = _source_options(pubmed_date, arxiv_date, category)
-    _process(home, [d], source, extractor, vocabulary, force, summary_format, strict, options)
+    _process(home, [d], source, extractor, vocabulary, force, summary_format, strict, options,
+             model=model)
 
 
 @app.command()
@@ -248,6 +256,7 @@ def backfill(
         int, typer.Option(help="Commit every N days (0: the whole range in one commit, held "
                           "in memory until then).")
     ] = 31,
+    model: ModelOpt = None,
 ) -> None:
     """Process every day from --start to --end, both included; committed days are skipped
     unless --force or they got new documents. Exit codes: 0 ok, 1 error, 3 an input file
@@ -259,7 +268,7 @@ def backfill(
         _fail(f"--end {e} is before --start {s}")
     options = _source_options(pubmed_date, arxiv_date, category)
     _process(home, days_between(s, e), source, extractor, vocabulary, force, summary_format,
-             strict, options, chunk_days)
+             strict, options, chunk_days, model)
 
 
 @app.command("retry-failed")
@@ -269,6 +278,7 @@ def retry_failed(
     vocabulary: VocabOpt = "ml",
     summary_format: FormatOpt = "markdown",
     strict: StrictOpt = False,
+    model: ModelOpt = None,
 ) -> None:
     """Extract again the documents whose extraction failed on committed days (quarantined
     with their doc_id; `litkg stats` lists them), and rebuild those days. The other documents
@@ -285,7 +295,8 @@ def retry_failed(
         return
     err.print(f"retrying failed extractions on {len(days)} day(s): "
               f"{', '.join(d.isoformat() for d in days)}")
-    _process(home, days, None, extractor, vocabulary, False, summary_format, strict)
+    _process(home, days, None, extractor, vocabulary, False, summary_format, strict,
+             model=model)
 
 
 @app.command()
@@ -667,11 +678,7 @@ def eval_cmd(
                      "beside it, <stem>_<dataset>_reliability.png)."),
     ] = None,
     limit: LimitOpt = None,
-    model: Annotated[
-        Path | None,
-        typer.Option("--model", help="Student model directory (default: "
-                     "$LITKG_MODELS/student-<vocabulary>, $LITKG_MODELS = data/models)."),
-    ] = None,
+    model: ModelOpt = None,
     summary: Annotated[
         Path | None,
         typer.Option("--summary", help="Append the headline figures as a row of a Markdown "

@@ -365,7 +365,9 @@ def evaluate(dataset: str, path: str | Path, *, extractor: Any, vocabulary: str 
         "split": Path(path).name,
         "extractor": {"name": getattr(extractor, "name", "?"),
                       "version": getattr(extractor, "version", "?"),
-                      "config": extractor.config_key()},
+                      "config": extractor.config_key(),
+                      "model": (str(extractor.model_dir) if hasattr(extractor, "model_dir")
+                                else None)},
         "vocabulary": vocab.name,
         "corpus": {**corpus.counts(), "first_day": str(days[0]) if days else None,
                    "last_day": str(days[-1]) if days else None, "days": len(days),

@@ -204,8 +204,11 @@ def summary_row(result: dict[str, Any]) -> str:
     multi = [support[k] for k in ("2", ">=3") if k in support]
     n, ok = sum(b["edges"] for b in multi), sum(b["correct"] for b in multi)
     one = support.get("1", {})
-    cells = [f"{NAMES.get(result['dataset'], result['dataset'])} {result['split']}",
-             result["extractor"]["name"], _f(s["precision"]), _f(s["recall"]), _f(s["f1"]),
+    name = result["extractor"]["name"]
+    if result["extractor"].get("model"):  # which student: its model directory's name
+        name += f" ({Path(result['extractor']['model']).name})"
+    corpus = f"{NAMES.get(result['dataset'], result['dataset'])} {result['split']}"
+    cells = [corpus, name, _f(s["precision"]), _f(s["recall"]), _f(s["f1"]),
              _f(r["precision"]), _f(r["recall"]), _f(r["f1"]),
              _f(result["calibration"]["assertions"]["ece"]),
              _f(one.get("precision")) + f" ({one.get('edges', 0)})",
