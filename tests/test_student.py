@@ -186,6 +186,16 @@ def test_contextual_vectors_retrain_the_relation_step_and_travel_with_the_model(
     model = StudentModel.load(out)
     assert model.context is not None and model.context.layers == 2
     assert model.relations.dense == 4 * 384
+    # the encoder runs as the NER pipeline's last component, hence in its worker processes
+    assert model.nlp.pipe_names[-1] == "student_context"
+    texts = [d.text for d in from_corpus(load_corpus("scierc", SCIERC, TINY),
+                                         schema.vocabulary("ml"))]
+    def predicted(n_process: int) -> list:
+        return [p for _, preds in model.predict(texts, n_process=n_process) for p in preds]
+    one, two = predicted(1), predicted(2)  # the same up to BLAS's summation order
+    assert [(p.head, p.label, p.tail) for p in two] == [(p.head, p.label, p.tail) for p in one]
+    assert [p.probability for p in two] == pytest.approx([p.probability for p in one],
+                                                         abs=1e-4)
     assert (out / "context.npz").stat().st_size < 40_000_000
     assert_eval_reproduces_training(out, meta)
     bad = runner.invoke(app, ["train", "scierc", str(SCIERC), "--limit", "2",

@@ -24,6 +24,7 @@ the local meaning a relation needs; the last one is tuned for sentence similarit
 from __future__ import annotations
 
 import math
+import multiprocessing
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,8 +33,12 @@ from typing import Any
 import numpy as np
 from litkg.extractors.student.vectors import WordPieces, package_vocabulary, package_zip
 from scipy.special import erf
+from spacy.language import Language
 
 FILE = "context.npz"
+#: the spaCy component that encodes each doc where the NER runs, and where it leaves the result
+NAME = "student_context"
+KEY = "student_context"
 #: transformer blocks kept (of 6) and the weight of the dense columns (see the module docstring)
 LAYERS = 3
 SCALE = 0.25
@@ -178,13 +183,17 @@ class ContextEncoder:
         self.mean = mean.astype(np.float32)
         self.sd = (np.sqrt(np.maximum(squares / n - mean ** 2, 0)) + 1e-6).astype(np.float32)
 
-    def pair_features(self, words: Sequence[str], cands: Sequence[Any]) -> np.ndarray:
-        """Dense features of candidate pairs (see the module docstring), `columns` each."""
+    def pair_features(self, words: Sequence[str], cands: Sequence[Any],
+                      encoded: np.ndarray | None = None) -> np.ndarray:
+        """Dense features of candidate pairs (see the module docstring), `columns` each;
+        `encoded`: the words' vectors when already computed (see `StudentContext`)."""
         if not cands:
             return np.zeros((0, self.columns), dtype=np.float32)
         if self.mean is None or self.sd is None:
             raise ValueError("the context encoder is not fitted (fit() on training documents)")
-        z = (self.encode(words) - self.mean) / self.sd
+        if encoded is None or len(encoded) != len(words):
+            encoded = self.encode(words)
+        z = (encoded - self.mean) / self.sd
         csum = np.vstack([np.zeros((1, self.dims), np.float32), np.cumsum(z, axis=0)])
 
         def mean_over(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -197,3 +206,54 @@ class ContextEncoder:
         hi = np.array([max(c.a.start, c.b.start) for c in cands])
         between = mean_over(lo, np.maximum(lo, hi))
         return (SCALE * np.hstack([a, b, between, a * b / 4])).astype(np.float32)
+
+
+class StudentContext:
+    """spaCy component: the doc's contextual word vectors into `doc.user_data[KEY]`.
+
+    Added to a loaded student's NER pipeline (`attach`), so the encoder runs inside
+    `nlp.pipe(n_process=...)`'s worker processes beside the NER (the vectors travel back with
+    the doc); in one process it changes nothing but where the time is spent. BLAS runs on one
+    thread per worker there: the matrices are small, and two workers on two cores would
+    otherwise spin against each other."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.encoder: ContextEncoder | None = None
+        self._single_threaded = False
+
+    def __call__(self, doc: Any) -> Any:
+        if self.encoder is not None:
+            if not self._single_threaded and multiprocessing.parent_process() is not None:
+                from threadpoolctl import threadpool_limits
+
+                threadpool_limits(1, user_api="blas")  # this worker process, from now on
+                self._single_threaded = True
+            doc.user_data[KEY] = self.encoder.encode([t.lower_ for t in doc])
+        return doc
+
+    # nothing to serialise: the encoder lives in the model directory's context.npz
+    def to_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> None:
+        return None
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> StudentContext:
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> StudentContext:
+        return self
+
+
+@Language.factory(NAME)
+def make_student_context(nlp: Language, name: str) -> StudentContext:
+    return StudentContext(nlp, name)
+
+
+def attach(nlp: Language, encoder: ContextEncoder) -> None:
+    """Run `encoder` as the last component of a loaded NER pipeline."""
+    if NAME not in nlp.component_names:
+        nlp.add_pipe(NAME, last=True)
+    if NAME in nlp.disabled:
+        nlp.enable_pipe(NAME)
+    nlp.get_pipe(NAME).encoder = encoder

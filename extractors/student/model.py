@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from litkg.extractors.student.context import FILE as CONTEXT
+from litkg.extractors.student.context import KEY as CONTEXT_KEY
 from litkg.extractors.student.context import ContextEncoder
 from litkg.extractors.student.features import (
     NONE,
@@ -74,14 +75,16 @@ class Prediction:
 
 
 def dense_features(vectors: WordVectors | None, context: ContextEncoder | None,
-                   words: Sequence[str], cands: Sequence[Candidate]) -> np.ndarray | None:
+                   words: Sequence[str], cands: Sequence[Candidate],
+                   encoded: np.ndarray | None = None) -> np.ndarray | None:
     """The relation classifier's dense columns of candidate pairs over a doc's lower-cased
-    words: the static vectors' (see `vectors`), then the contextual ones (see `context`)."""
+    words: the static vectors' (see `vectors`), then the contextual ones (see `context`;
+    `encoded`: the words' contextual vectors when the pipeline computed them)."""
     blocks = []
     if vectors is not None:
         blocks.append(pair_features(vectors, words, cands))
     if context is not None:
-        blocks.append(context.pair_features(words, cands))
+        blocks.append(context.pair_features(words, cands, encoded))
     return np.hstack(blocks) if blocks else None
 
 
@@ -263,6 +266,7 @@ class StudentModel:
         if meta.get("candidates", "ner") == "ner+np":
             lexicon = TypeLexicon.from_json(
                 json.loads((folder / SPAN_TYPES).read_text(encoding="utf-8")))
+        from litkg.extractors.student import context as context_component
         from litkg.extractors.student import ner_vectors
 
         relations = LinearModel.load(folder)
@@ -271,6 +275,8 @@ class StudentModel:
         nlp = spacy.load(folder / "ner")  # the `student_vectors` factory is registered
         if vectors is not None:
             ner_vectors.attach(nlp, vectors)
+        if context is not None:
+            context_component.attach(nlp, context)
         return cls(nlp, relations, meta, lexicon, vectors=vectors, context=context)
 
     def save(self, folder: str | Path) -> None:
@@ -305,7 +311,8 @@ class StudentModel:
                 src += ["np"] * len(extra)
             occs, bounds = occurrences(doc, spans, src)
             cands = candidates(doc, occs, bounds, self.level)
-            dense = (dense_features(self.vectors, self.context, [t.lower_ for t in doc], cands)
+            dense = (dense_features(self.vectors, self.context, [t.lower_ for t in doc], cands,
+                                    doc.user_data.get(CONTEXT_KEY))
                      if self.relations.dense else None)
             yield doc, cands, self.relations.proba([c.features for c in cands], dense)
 
@@ -336,5 +343,12 @@ class StudentModel:
 
     def predict(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
                 ) -> Iterator[tuple[Any, list[Prediction]]]:
+        if n_process > 1:  # the workers use the cores: BLAS threads here would only spin
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1, user_api="blas"):
+                for doc, cands, probs in self.scored(texts, batch_size, n_process):
+                    yield doc, self.decode(doc, cands, probs)
+            return
         for doc, cands, probs in self.scored(texts, batch_size, n_process):
             yield doc, self.decode(doc, cands, probs)
