@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from litkg.extractors.student.ner_vectors import Attached
 from litkg.extractors.student.vectors import WordPieces, package_vocabulary, package_zip
 from scipy.special import erf
 from spacy.language import Language
@@ -208,8 +209,9 @@ class ContextEncoder:
         return (SCALE * np.hstack([a, b, between, a * b / 4])).astype(np.float32)
 
 
-class StudentContext:
-    """spaCy component: the doc's contextual word vectors into `doc.user_data[KEY]`.
+class StudentContext(Attached):
+    """spaCy component: the doc's contextual word vectors into `doc.user_data[KEY]` (the
+    encoder itself lives in the model directory's context.npz).
 
     Added to a loaded student's NER pipeline (`attach`), so the encoder runs inside
     `nlp.pipe(n_process=...)`'s worker processes beside the NER (the vectors travel back with
@@ -230,19 +232,6 @@ class StudentContext:
                 self._single_threaded = True
             doc.user_data[KEY] = self.encoder.encode([t.lower_ for t in doc])
         return doc
-
-    # nothing to serialise: the encoder lives in the model directory's context.npz
-    def to_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> None:
-        return None
-
-    def from_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> StudentContext:
-        return self
-
-    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
-        return b""
-
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> StudentContext:
-        return self
 
 
 @Language.factory(NAME)

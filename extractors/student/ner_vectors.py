@@ -25,8 +25,26 @@ NAME = "student_vectors"
 MAX_ROWS = 200_000
 
 
-class StudentVectors:
-    """Adds the static vector of each word not yet in the vocabulary's vectors table."""
+class Attached:
+    """A spaCy component whose state is attached after loading (from the model directory's own
+    files): nothing to serialise with the pipeline."""
+
+    def to_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> None:
+        return None
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> Attached:
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        return b""
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> Attached:
+        return self
+
+
+class StudentVectors(Attached):
+    """Adds the static vector of each word not yet in the vocabulary's vectors table (the
+    table is in the vocab, the word pieces in vectors.npz)."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         self.vocab = nlp.vocab
@@ -36,19 +54,6 @@ class StudentVectors:
         if self.vectors is not None:
             add_words(self.vocab, self.vectors, (t.text for t in doc))
         return doc
-
-    # nothing to serialise: the table is in the vocab, the word pieces in vectors.npz
-    def to_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> None:
-        return None
-
-    def from_disk(self, path: Any, *, exclude: Iterable[str] = ()) -> StudentVectors:
-        return self
-
-    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
-        return b""
-
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> StudentVectors:
-        return self
 
 
 @Language.factory(NAME)
