@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,12 +344,9 @@ class StudentModel:
 
     def predict(self, texts: Iterable[str], batch_size: int = 64, n_process: int = 1
                 ) -> Iterator[tuple[Any, list[Prediction]]]:
-        if n_process > 1:  # the workers use the cores: BLAS threads here would only spin
-            from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits
 
-            with threadpool_limits(1, user_api="blas"):
-                for doc, cands, probs in self.scored(texts, batch_size, n_process):
-                    yield doc, self.decode(doc, cands, probs)
-            return
-        for doc, cands, probs in self.scored(texts, batch_size, n_process):
-            yield doc, self.decode(doc, cands, probs)
+        # with workers using the cores, BLAS threads here would only spin
+        with threadpool_limits(1, user_api="blas") if n_process > 1 else nullcontext():
+            for doc, cands, probs in self.scored(texts, batch_size, n_process):
+                yield doc, self.decode(doc, cands, probs)
